@@ -118,6 +118,7 @@ absl::StatusOr<Origin> Origin::Parse(absl::string_view text) {
 }
 
 std::string Origin::Serialize() const {
+  if (scheme_.empty()) return "";
   if (port_ == 0)
     return absl::StrCat(scheme_, "://", host_);
   return absl::StrCat(scheme_, "://", host_, ":", port_);

@@ -16,6 +16,9 @@ namespace bgsync {
 
 class Origin {
  public:
+  // An empty origin: not potentially trustworthy, equal only to other empty origins, serializes to "".
+  Origin() = default;
+
   // Parses a serialized origin "scheme://host[:port]" (no path, query, fragment or user info).
   // Scheme and host are lower-cased; the default port of http (80) and https (443) is dropped, so the result
   // round-trips through Serialize(). IPv6 hosts are written in brackets ("http://[::1]:8080").

@@ -1,0 +1,205 @@
+// The Background Sync engine: registrations, their state machine, retries and firing, over a durable store.
+// One engine serves one browser profile. It knows nothing of processes or IPC: the browser's services bind the
+// caller's identity (origin, client) and pass it in; the embedder supplies the seams below.
+//
+// Threading: every public method may be called from any thread. Operations on one service-worker registration
+// (Register, GetRegistrations, OnServiceWorkerUnregistered, starting and settling its events) run one at a time,
+// in call order; operations on different service-worker registrations run independently, so one blocked in
+// storage never delays another. Callbacks run on the thread that completed the work (the caller's, the store's
+// writer thread, the clock's timer thread or the dispatcher's), never with an engine lock held, and must not
+// destroy the engine.
+#ifndef COMPONENTS_BACKGROUND_SYNC_BACKGROUND_SYNC_ENGINE_H_
+#define COMPONENTS_BACKGROUND_SYNC_BACKGROUND_SYNC_ENGINE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "components/background_sync/background_sync_parameters.h"
+#include "components/background_sync/clock.h"
+#include "components/background_sync/lifetime_guard.h"
+#include "components/background_sync/network_state_provider.h"
+#include "components/background_sync/operation_queues.h"
+#include "components/background_sync/permission_controller.h"
+#include "components/background_sync/service_worker_registry_view.h"
+#include "components/background_sync/storage_backend.h"
+#include "components/background_sync/sync_event_dispatcher.h"
+#include "components/background_sync/sync_registration.h"
+#include "components/background_sync/sync_registration_store.h"
+#include "public/origin.h"
+
+namespace bgsync {
+
+// Identifies a connected client (a page's SyncManager). Chosen by the embedder, unique while connected; 0 is
+// "no client", whose registrations need no acknowledgement.
+using ClientId = uint64_t;
+
+class BackgroundSyncEngine {
+ public:
+  // The seams. The engine does not own the raw pointers; each must outlive the engine.
+  struct Dependencies {
+    Clock* clock = nullptr;
+    NetworkStateProvider* network = nullptr;
+    PermissionController* permissions = nullptr;
+    ServiceWorkerRegistryView* registry = nullptr;
+    SyncEventDispatcher* dispatcher = nullptr;
+    std::unique_ptr<StorageBackend> storage;  // owned; destroyed after the engine has stopped using it
+  };
+
+  struct RegisterRequest {
+    Origin origin;  // of the caller, bound by the caller's connection; never taken from a message
+    int64_t sw_registration_id = 0;
+    SyncType type = SyncType::kOneShot;
+    std::string tag;
+    absl::Duration min_interval = absl::ZeroDuration();  // periodic only, >= 0
+    ClientId client = 0;  // who must acknowledge (DidResolveRegistration) before the registration fires
+  };
+
+  // What start-up found. Quarantined records stay on disk untouched.
+  struct LoadReport {
+    int loaded = 0;
+    int interrupted = 0;           // found firing: the browser stopped during their event
+    int dropped_unregistered = 0;  // their service-worker registration no longer exists: deleted
+    std::vector<SyncRegistrationStore::QuarantinedRecord> quarantined;
+  };
+
+  // Loads and validates every stored registration (the stored origin must match the registry's), writes back
+  // what start-up changes (interrupted attempts, registrations of vanished service workers) in one durable batch,
+  // then schedules or fires what is ready. Errors: the store's (kInternal, kDataLoss, kFailedPrecondition for
+  // an unknown schema); nothing is deleted on error.
+  static absl::StatusOr<std::unique_ptr<BackgroundSyncEngine>> Create(Dependencies dependencies,
+                                                                      BackgroundSyncParameters parameters);
+
+  // Shuts down (see Shutdown) and releases the store.
+  ~BackgroundSyncEngine();
+
+  BackgroundSyncEngine(const BackgroundSyncEngine&) = delete;
+  BackgroundSyncEngine& operator=(const BackgroundSyncEngine&) = delete;
+
+  // SyncManager.register / PeriodicSyncManager.register. Calls `done` with OK once the registration is stored
+  // (durably, unless parameters.durable_writes is false), or with a SyncError: SHUT_DOWN; TAG_TOO_LONG;
+  // SERVICE_WORKER_NOT_FOUND (unknown id, or another origin's: indistinguishable); NO_ACTIVE_WORKER;
+  // PERMISSION_DENIED; NO_TOP_LEVEL_WINDOW; QUOTA_EXCEEDED; STORAGE (nothing changed). A tag that is not
+  // well-formed UTF-8 or a negative min_interval fails with kInvalidArgument (no honest client sends it).
+  // The registration does not fire until `client` acknowledges or disconnects.
+  void Register(RegisterRequest request, absl::AnyInvocable<void(absl::Status)> done);
+
+  // The client has seen its Register succeed: the registration may fire. Unknown keys (already fired, another
+  // origin's) are ignored: it returns SERVICE_WORKER_NOT_FOUND for a foreign or unknown service worker, OK
+  // otherwise.
+  absl::Status DidResolveRegistration(const Origin& origin, const RegistrationKey& key);
+
+  // The client is gone: its unacknowledged registrations become fireable.
+  void OnClientDisconnected(ClientId client);
+
+  // SyncManager.getTags: the tags of every registration of `type`, whatever its state, sorted. Errors:
+  // SHUT_DOWN, SERVICE_WORKER_NOT_FOUND.
+  void GetRegistrations(const Origin& origin,
+                        int64_t sw_registration_id,
+                        SyncType type,
+                        absl::AnyInvocable<void(absl::StatusOr<std::vector<std::string>>)> done);
+
+  // The service-worker registration was unregistered (or its origin's data cleared): deletes its sync
+  // registrations in one batch. Outcomes of its in-flight events are ignored. `done` gets the store's status.
+  void OnServiceWorkerUnregistered(int64_t sw_registration_id, absl::AnyInvocable<void(absl::Status)> done);
+
+  // Connectivity may have changed: fires every ready registration whose service worker is now online.
+  void OnNetworkChanged();
+
+  // Stops accepting work: later operations fail with SHUT_DOWN; queued ones are answered SHUT_DOWN; operations
+  // already writing finish (and answer OK if the write succeeded). Returns when no operation is running.
+  // Events in flight are abandoned: they count as interrupted at the next start. Idempotent.
+  void Shutdown();
+
+  // Every registration as the engine holds it, sorted by key (for tools and tests).
+  std::vector<SyncRegistration> GetAllRegistrations();
+
+  const LoadReport& load_report() const { return load_report_; }
+
+  // Counters for tools and tests.
+  struct Counters {
+    int64_t events_dispatched = 0;
+    int64_t late_outcomes_ignored = 0;  // outcomes after a timeout, or for a vanished registration
+    int64_t store_failures = 0;
+  };
+  Counters GetCounters();
+
+ private:
+  // A planned change to stored registrations: key -> new value, or nullopt to delete.
+  using Changes = std::map<RegistrationKey, std::optional<SyncRegistration>>;
+
+  struct InFlightEvent {
+    RegistrationKey key;
+    TimerId timeout_timer = 0;
+  };
+
+  BackgroundSyncEngine(Dependencies dependencies, BackgroundSyncParameters parameters);
+  absl::Status Load();
+
+  // Writes `changes` in one batch; on success applies them to memory. Then calls `then` (unlocked).
+  void CommitChanges(Changes changes, Durability durability, absl::AnyInvocable<void(absl::Status)> then);
+  void ApplyChanges(const Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Durability WriteDurability() const;
+  absl::Status CheckNotShutDown() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status CheckServiceWorker(const Origin& origin, int64_t sw_registration_id);
+  void RunRegister(RegisterRequest request,
+                   absl::AnyInvocable<void(absl::Status)> done,
+                   OperationQueues::Finish finish);
+
+  // Firing.
+  bool IsReady(const SyncRegistration& r, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FireReadyRegistrations(int64_t sw_registration_id);  // of one service worker
+  void FireAllReady();
+  void RunFire(RegistrationKey key, OperationQueues::Finish finish);
+  void OnEventOutcome(uint64_t attempt_id, SyncEventOutcome outcome);
+  void RunSettle(RegistrationKey key, SyncEventOutcome outcome, OperationQueues::Finish finish);
+
+  // Timers.
+  void UpdateWakeUp();
+  void OnWakeUp();
+  // Runs fn() on the clock's thread at `when`, if the engine is still alive then.
+  TimerId PostGuarded(absl::Time when, absl::AnyInvocable<void()> fn);
+
+  const BackgroundSyncParameters parameters_;
+  Clock* const clock_;
+  NetworkStateProvider* const network_;
+  PermissionController* const permissions_;
+  ServiceWorkerRegistryView* const registry_;
+  SyncEventDispatcher* const dispatcher_;
+  std::unique_ptr<StorageBackend> storage_;  // destroyed explicitly after the guard is invalidated
+  SyncRegistrationStore store_;
+  const std::shared_ptr<LifetimeGuard> guard_ = std::make_shared<LifetimeGuard>();
+  OperationQueues queues_;
+  LoadReport load_report_;  // constant after Create
+
+  absl::Mutex mu_;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<RegistrationKey, SyncRegistration> registrations_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Origin, size_t> registrations_per_origin_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int64_t, size_t> registrations_per_sw_ ABSL_GUARDED_BY(mu_);
+  // New registrations being written, per origin: counted against the origin's quota until the write ends.
+  absl::flat_hash_map<Origin, size_t> creating_per_origin_ ABSL_GUARDED_BY(mu_);
+  // Registrations waiting for their client's DidResolveRegistration; the only source of `resolved`.
+  absl::flat_hash_map<RegistrationKey, ClientId> awaiting_ack_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<RegistrationKey> fire_queued_ ABSL_GUARDED_BY(mu_);        // a RunFire is queued for these
+  absl::flat_hash_map<uint64_t, InFlightEvent> in_flight_ ABSL_GUARDED_BY(mu_);  // by attempt id
+  uint64_t next_attempt_id_ ABSL_GUARDED_BY(mu_) = 1;
+  TimerId wake_up_timer_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time wake_up_time_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  Counters counters_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace bgsync
+
+#endif  // COMPONENTS_BACKGROUND_SYNC_BACKGROUND_SYNC_ENGINE_H_

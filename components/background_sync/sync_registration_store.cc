@@ -1,0 +1,177 @@
+#include "components/background_sync/sync_registration_store.h"
+
+#include <cinttypes>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "components/background_sync/proto/sync_registration_record.pb.h"
+
+namespace bgsync {
+namespace {
+
+constexpr char kSchemaKey[] = "m:schema_version";
+constexpr char kRegistrationPrefix[] = "r:";
+constexpr size_t kIdHexDigits = 16;
+
+using Record = storage::SyncRegistrationRecord;
+
+Record::Outcome ToRecordOutcome(SyncEventOutcome outcome) {
+  switch (outcome) {
+    case SyncEventOutcome::kCompleted:
+      return Record::NO_FAILURE;
+    case SyncEventOutcome::kRejected:
+      return Record::REJECTED;
+    case SyncEventOutcome::kAborted:
+      return Record::ABORTED;
+    case SyncEventOutcome::kTimedOut:
+      return Record::TIMED_OUT;
+    case SyncEventOutcome::kWorkerCrashed:
+      return Record::WORKER_CRASHED;
+    case SyncEventOutcome::kDispatchFailed:
+      return Record::DISPATCH_FAILED;
+  }
+  return Record::NO_FAILURE;
+}
+
+SyncEventOutcome FromRecordOutcome(Record::Outcome outcome) {
+  switch (outcome) {
+    case Record::REJECTED:
+      return SyncEventOutcome::kRejected;
+    case Record::ABORTED:
+      return SyncEventOutcome::kAborted;
+    case Record::TIMED_OUT:
+      return SyncEventOutcome::kTimedOut;
+    case Record::WORKER_CRASHED:
+      return SyncEventOutcome::kWorkerCrashed;
+    case Record::DISPATCH_FAILED:
+      return SyncEventOutcome::kDispatchFailed;
+    default:
+      return SyncEventOutcome::kCompleted;
+  }
+}
+
+absl::Status Corrupt(const std::string& why) {
+  return absl::DataLossError(why);
+}
+
+}  // namespace
+
+std::string SyncRegistrationStore::EncodeKey(const RegistrationKey& key) {
+  return absl::StrFormat("%s%016" PRIx64 ":%d:%s", kRegistrationPrefix, static_cast<uint64_t>(key.sw_registration_id),
+                         static_cast<int>(key.type), key.tag);
+}
+
+std::string SyncRegistrationStore::EncodeRecord(const SyncRegistration& r) {
+  Record record;
+  record.set_sw_registration_id(r.key.sw_registration_id);
+  record.set_type(static_cast<Record::Type>(r.key.type));
+  record.set_tag(r.key.tag);
+  record.set_origin(r.origin.Serialize());
+  record.set_state(static_cast<Record::State>(r.state));
+  record.set_num_attempts(r.num_attempts);
+  record.set_max_attempts(r.max_attempts);
+  if (r.next_attempt_time != absl::InfinitePast()) {
+    record.set_next_attempt_time_unix_us(absl::ToUnixMicros(r.next_attempt_time));
+  }
+  record.set_min_interval_ms(absl::ToInt64Milliseconds(r.min_interval));
+  record.set_consecutive_interruptions(r.consecutive_interruptions);
+  record.set_last_failure(ToRecordOutcome(r.last_failure));
+  return record.SerializeAsString();
+}
+
+void SyncRegistrationStore::AddPut(const SyncRegistration& registration, StorageBatch& batch) {
+  batch.Put(EncodeKey(registration.key), EncodeRecord(registration));
+}
+
+void SyncRegistrationStore::AddDelete(const RegistrationKey& key, StorageBatch& batch) {
+  batch.Delete(EncodeKey(key));
+}
+
+absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::string& key, const std::string& value) {
+  // Key: "r:" + 16 hex + ":" + type + ":" + tag.
+  const size_t prefix = sizeof(kRegistrationPrefix) - 1;
+  if (key.size() < prefix + kIdHexDigits + 3 || key.compare(0, prefix, kRegistrationPrefix) != 0 ||
+      key[prefix + kIdHexDigits] != ':' || key[prefix + kIdHexDigits + 2] != ':') {
+    return Corrupt("malformed key");
+  }
+  uint64_t id = 0;
+  if (!absl::SimpleHexAtoi(absl::string_view(key).substr(prefix, kIdHexDigits), &id)) {
+    return Corrupt("malformed id in key");
+  }
+  char type_char = key[prefix + kIdHexDigits + 1];
+  if (type_char != '1' && type_char != '2')
+    return Corrupt("unknown type in key");
+
+  Record record;
+  if (!record.ParseFromString(value))
+    return Corrupt("record does not parse");
+  SyncRegistration r;
+  r.key.sw_registration_id = static_cast<int64_t>(id);
+  r.key.type = type_char == '1' ? SyncType::kOneShot : SyncType::kPeriodic;
+  r.key.tag = key.substr(prefix + kIdHexDigits + 3);
+  if (record.sw_registration_id() != r.key.sw_registration_id ||
+      record.type() != static_cast<Record::Type>(r.key.type) || record.tag() != r.key.tag) {
+    return Corrupt("record does not match its key");
+  }
+  absl::StatusOr<Origin> origin = Origin::Parse(record.origin());
+  if (!origin.ok())
+    return Corrupt(std::string(origin.status().message()));
+  r.origin = *std::move(origin);
+  if (record.state() < Record::PENDING || record.state() > Record::REREGISTERED_WHILE_FIRING) {
+    return Corrupt("unknown state");
+  }
+  r.state = static_cast<SyncState>(record.state());
+  if (record.max_attempts() < 1 || record.num_attempts() < 0 || record.num_attempts() >= record.max_attempts() ||
+      record.consecutive_interruptions() < 0 || record.min_interval_ms() < 0) {
+    return Corrupt("counter out of range");
+  }
+  r.num_attempts = record.num_attempts();
+  r.max_attempts = record.max_attempts();
+  if (record.has_next_attempt_time_unix_us()) {
+    r.next_attempt_time = absl::FromUnixMicros(record.next_attempt_time_unix_us());
+  }
+  r.min_interval = absl::Milliseconds(record.min_interval_ms());
+  r.consecutive_interruptions = record.consecutive_interruptions();
+  r.last_failure = FromRecordOutcome(record.last_failure());
+  r.resolved = true;
+  return r;
+}
+
+absl::StatusOr<SyncRegistrationStore::LoadResult> SyncRegistrationStore::Load() {
+  absl::StatusOr<StorageBackend::KeyValues> meta = backend_->ReadPrefix(kSchemaKey);
+  if (!meta.ok())
+    return meta.status();
+  absl::StatusOr<StorageBackend::KeyValues> records = backend_->ReadPrefix(kRegistrationPrefix);
+  if (!records.ok())
+    return records.status();
+
+  if (meta->empty()) {
+    if (!records->empty())
+      return absl::FailedPreconditionError("sync store has records but no schema version");
+    StorageBatch batch;
+    batch.Put(kSchemaKey, absl::StrCat(kSchemaVersion));
+    absl::Status status = CommitAndWait(*backend_, std::move(batch), Durability::kDurable);
+    if (!status.ok())
+      return status;
+  } else {
+    int version = 0;
+    if (!absl::SimpleAtoi(meta->front().second, &version) || version != kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat("sync store has schema version \"", meta->front().second,
+                                                        "\"; this build reads version ", kSchemaVersion));
+    }
+  }
+
+  LoadResult result;
+  for (const auto& [key, value] : *records) {
+    absl::StatusOr<SyncRegistration> registration = DecodeRecord(key, value);
+    if (registration.ok()) {
+      result.registrations.push_back(*std::move(registration));
+    } else {
+      result.quarantined.push_back({key, std::string(registration.status().message())});
+    }
+  }
+  return result;
+}
+
+}  // namespace bgsync

@@ -1,0 +1,64 @@
+// Encodes sync registrations into storage records and back, and owns the key layout and schema version.
+//
+// Key layout (all keys ASCII up to the tag, which is raw UTF-8):
+//   "m:schema_version"               -> decimal schema version ("1")
+//   "r:<id>:<type>:<tag>"            -> SyncRegistrationRecord (proto/sync_registration_record.proto)
+// where <id> is the service-worker registration id as 16 lower-case hex digits (two's complement, so keys of
+// one service-worker registration are contiguous) and <type> is "1" (one-shot) or "2" (periodic).
+#ifndef COMPONENTS_BACKGROUND_SYNC_SYNC_REGISTRATION_STORE_H_
+#define COMPONENTS_BACKGROUND_SYNC_SYNC_REGISTRATION_STORE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "components/background_sync/storage_backend.h"
+#include "components/background_sync/sync_registration.h"
+
+namespace bgsync {
+
+inline constexpr int kSchemaVersion = 1;
+
+// Thread-safety: as thread-safe as the backend (the store keeps no state of its own).
+class SyncRegistrationStore {
+ public:
+  // A record that could not be decoded. It stays on disk untouched (nothing is silently deleted) and is left
+  // out of the engine.
+  struct QuarantinedRecord {
+    std::string key;
+    std::string reason;
+  };
+  struct LoadResult {
+    std::vector<SyncRegistration> registrations;  // key order; `resolved` is true for all
+    std::vector<QuarantinedRecord> quarantined;
+  };
+
+  // `backend` is not owned and must outlive the store.
+  explicit SyncRegistrationStore(StorageBackend* backend) : backend_(backend) {}
+
+  // Reads every record and decodes it. On an empty store, durably writes the schema version first.
+  // Errors: the backend's read or write error; kFailedPrecondition for a schema version this build cannot read
+  // (the data is left as it is).
+  absl::StatusOr<LoadResult> Load();
+
+  // Adds the write of `registration` (under its key) or the delete of `key` to `batch`.
+  static void AddPut(const SyncRegistration& registration, StorageBatch& batch);
+  static void AddDelete(const RegistrationKey& key, StorageBatch& batch);
+
+  static std::string EncodeKey(const RegistrationKey& key);
+  static std::string EncodeRecord(const SyncRegistration& registration);
+  // Decodes a record and checks it against its key. Errors: kDataLoss with the reason.
+  static absl::StatusOr<SyncRegistration> DecodeRecord(const std::string& key, const std::string& value);
+
+  // Commits `batch` to the backend (see StorageBackend::Commit).
+  void Commit(StorageBatch batch, Durability durability, StorageBackend::CommitCallback done) {
+    backend_->Commit(std::move(batch), durability, std::move(done));
+  }
+
+ private:
+  StorageBackend* const backend_;
+};
+
+}  // namespace bgsync
+
+#endif  // COMPONENTS_BACKGROUND_SYNC_SYNC_REGISTRATION_STORE_H_
