@@ -72,7 +72,7 @@ std::string SyncRegistrationStore::EncodeRecord(const SyncRegistration& r) {
   record.set_num_attempts(r.num_attempts);
   record.set_max_attempts(r.max_attempts);
   if (r.next_attempt_time != absl::InfinitePast()) {
-    record.set_next_attempt_time_unix_us(absl::ToUnixMicros(r.next_attempt_time));
+    record.set_next_attempt_time_unix_ns(absl::ToUnixNanos(r.next_attempt_time));
   }
   record.set_min_interval_ms(absl::ToInt64Milliseconds(r.min_interval));
   record.set_consecutive_interruptions(r.consecutive_interruptions);
@@ -128,8 +128,8 @@ absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::
   }
   r.num_attempts = record.num_attempts();
   r.max_attempts = record.max_attempts();
-  if (record.has_next_attempt_time_unix_us()) {
-    r.next_attempt_time = absl::FromUnixMicros(record.next_attempt_time_unix_us());
+  if (record.has_next_attempt_time_unix_ns()) {
+    r.next_attempt_time = absl::FromUnixNanos(record.next_attempt_time_unix_ns());
   }
   r.min_interval = absl::Milliseconds(record.min_interval_ms());
   r.consecutive_interruptions = record.consecutive_interruptions();
