@@ -54,7 +54,8 @@ class DemoRegistry : public ServiceWorkerRegistryView {
  public:
   explicit DemoRegistry(Origin origin) : origin_(std::move(origin)) {}
   std::optional<ServiceWorkerRegistrationInfo> Find(int64_t id) override {
-    if (id != kOutboxWorker) return std::nullopt;
+    if (id != kOutboxWorker)
+      return std::nullopt;
     return ServiceWorkerRegistrationInfo{id, origin_, true};
   }
   bool HasTopLevelWindowClient(const Origin& origin) override { return origin == origin_; }
@@ -110,7 +111,8 @@ template <typename Predicate>
 bool WaitFor(BackgroundSyncEngine& engine, Predicate predicate, absl::Duration timeout = absl::Seconds(60)) {
   const absl::Time deadline = absl::Now() + timeout;
   while (!predicate(engine.GetAllRegistrations())) {
-    if (absl::Now() > deadline) return false;
+    if (absl::Now() > deadline)
+      return false;
     absl::SleepFor(absl::Milliseconds(5));
   }
   return true;
@@ -132,17 +134,19 @@ int Run(const std::string& profile) {
 
   auto start_engine = [&]() -> absl::StatusOr<std::unique_ptr<BackgroundSyncEngine>> {
     absl::StatusOr<std::unique_ptr<LevelDbStorageBackend>> storage = LevelDbStorageBackend::Open(profile + "/sync");
-    if (!storage.ok()) return storage.status();
+    if (!storage.ok())
+      return storage.status();
     BackgroundSyncEngine::Dependencies deps{&clock, &network, &permissions, &registry, &worker, *std::move(storage)};
     return BackgroundSyncEngine::Create(std::move(deps), parameters);
   };
 
   Say("browser starts with profile " + profile + " (offline)");
   absl::StatusOr<std::unique_ptr<BackgroundSyncEngine>> engine = start_engine();
-  if (!engine.ok()) return Fail(std::string(engine.status().message()));
-  Say(absl::StrFormat("parameters: %d attempts, retry after %s x%d^(n-1), event limit %s",
-                      parameters.max_sync_attempts, absl::FormatDuration(parameters.initial_retry_delay),
-                      parameters.retry_delay_factor, absl::FormatDuration(parameters.max_sync_event_duration)));
+  if (!engine.ok())
+    return Fail(std::string(engine.status().message()));
+  Say(absl::StrFormat("parameters: %d attempts, retry after %s x%d^(n-1), event limit %s", parameters.max_sync_attempts,
+                      absl::FormatDuration(parameters.initial_retry_delay), parameters.retry_delay_factor,
+                      absl::FormatDuration(parameters.max_sync_event_duration)));
 
   // The page registers while offline; its client acknowledges the resolved promise.
   constexpr ClientId kWindow = 1;
@@ -154,7 +158,8 @@ int Run(const std::string& profile) {
                         registered.Notify();
                       });
   registered.WaitForNotification();
-  if (!register_status.ok()) return Fail("register: " + register_status.ToString());
+  if (!register_status.ok())
+    return Fail("register: " + register_status.ToString());
   Say("page: registration.sync.register('sync-messages') resolved (stored durably)");
   if (!(*engine)->DidResolveRegistration(origin, {kOutboxWorker, SyncType::kOneShot, "sync-messages"}).ok()) {
     return Fail("DidResolveRegistration");
@@ -164,13 +169,16 @@ int Run(const std::string& profile) {
   std::vector<std::string> tags;
   (*engine)->GetRegistrations(origin, kOutboxWorker, SyncType::kOneShot,
                               [&](absl::StatusOr<std::vector<std::string>> result) {
-                                if (result.ok()) tags = *result;
+                                if (result.ok())
+                                  tags = *result;
                                 got_tags.Notify();
                               });
   got_tags.WaitForNotification();
   Say(absl::StrFormat("page: getTags() -> [%s]", tags.empty() ? "" : "\"" + tags[0] + "\""));
-  if (tags != std::vector<std::string>{"sync-messages"}) return Fail("getTags did not list the tag");
-  if (worker.attempts() != 0) return Fail("an event fired while offline");
+  if (tags != std::vector<std::string>{"sync-messages"})
+    return Fail("getTags did not list the tag");
+  if (worker.attempts() != 0)
+    return Fail("an event fired while offline");
 
   Say("network: online");
   network.Set(true);
@@ -180,7 +188,8 @@ int Run(const std::string& profile) {
       return all.size() == 1 && all[0].state == SyncState::kWaiting && all[0].num_attempts == attempts;
     };
   };
-  if (!WaitFor(**engine, waiting_after(1))) return Fail("first attempt did not fail and back off");
+  if (!WaitFor(**engine, waiting_after(1)))
+    return Fail("first attempt did not fail and back off");
   SyncRegistration waiting = (*engine)->GetAllRegistrations()[0];
   Say(absl::StrFormat("engine: attempt 1 failed (%s); waiting, next attempt in %.1fs",
                       SyncEventOutcomeName(waiting.last_failure),
@@ -189,16 +198,18 @@ int Run(const std::string& profile) {
   Say("browser exits while the registration is waiting; restarting from disk");
   engine->reset();
   engine = start_engine();
-  if (!engine.ok()) return Fail(std::string(engine.status().message()));
+  if (!engine.ok())
+    return Fail(std::string(engine.status().message()));
   std::vector<SyncRegistration> reloaded = (*engine)->GetAllRegistrations();
   if (reloaded.size() != 1 || reloaded[0].num_attempts != 1 ||
       reloaded[0].next_attempt_time != waiting.next_attempt_time) {
     return Fail("the registration did not survive the restart unchanged");
   }
-  Say(absl::StrFormat("engine: reloaded \"%s\" (%s, attempt 1 of %d, same absolute retry time)",
-                      reloaded[0].key.tag, SyncStateName(reloaded[0].state), reloaded[0].max_attempts));
+  Say(absl::StrFormat("engine: reloaded \"%s\" (%s, attempt 1 of %d, same absolute retry time)", reloaded[0].key.tag,
+                      SyncStateName(reloaded[0].state), reloaded[0].max_attempts));
 
-  if (!WaitFor(**engine, waiting_after(2))) return Fail("second attempt did not fail and back off");
+  if (!WaitFor(**engine, waiting_after(2)))
+    return Fail("second attempt did not fail and back off");
   waiting = (*engine)->GetAllRegistrations()[0];
   Say(absl::StrFormat("engine: attempt 2 failed; waiting, next attempt in %.1fs (backoff x%d)",
                       absl::ToDoubleSeconds(waiting.next_attempt_time - absl::Now()), parameters.retry_delay_factor));
@@ -209,7 +220,8 @@ int Run(const std::string& profile) {
   Say("engine: sync event completed; registration removed");
 
   std::vector<bool> last_chances = worker.last_chances();
-  if (last_chances != std::vector<bool>{false, false, true}) return Fail("lastChance was not set exactly on attempt 3");
+  if (last_chances != std::vector<bool>{false, false, true})
+    return Fail("lastChance was not set exactly on attempt 3");
   Say("verified: 3 attempts, lastChance only on the last, nothing left registered");
   return 0;
 }
@@ -239,6 +251,7 @@ int main(int argc, char** argv) {
     temporary = true;
   }
   int result = bgsync::Run(profile);
-  if (temporary) std::filesystem::remove_all(profile);
+  if (temporary)
+    std::filesystem::remove_all(profile);
   return result;
 }
