@@ -93,7 +93,7 @@ absl::Status BackgroundSyncEngine::Load() {
           continue;
         }
         r.state = SyncState::kWaiting;
-        r.next_attempt_time = now + RetryDelay(parameters_, r.num_attempts);
+        r.next_attempt_time = NextAttemptTime(parameters_, now, r.num_attempts);
       } else {
         r.state = SyncState::kPending;
       }
@@ -333,13 +333,17 @@ void BackgroundSyncEngine::RunRegister(RegisterRequest request,
       });
 }
 
-absl::Status BackgroundSyncEngine::DidResolveRegistration(const Origin& origin, const RegistrationKey& key) {
+absl::Status BackgroundSyncEngine::DidResolveRegistration(const Origin& origin,
+                                                          ClientId client,
+                                                          const RegistrationKey& key) {
   if (absl::Status status = CheckServiceWorker(origin, key.sw_registration_id); !status.ok())
     return status;
   {
     absl::MutexLock lock(&mu_);
-    if (awaiting_ack_.erase(key) == 0)
+    auto it = awaiting_ack_.find(key);
+    if (it == awaiting_ack_.end() || it->second != client)
       return absl::OkStatus();
+    awaiting_ack_.erase(it);
   }
   FireReadyRegistrations(key.sw_registration_id);
   return absl::OkStatus();
@@ -543,8 +547,8 @@ void BackgroundSyncEngine::OnEventOutcome(uint64_t attempt, SyncEventOutcome out
     timeout = it->second.timeout_timer;
     in_flight_.erase(it);
   }
-  if (outcome != SyncEventOutcome::kTimedOut)
-    clock_->Cancel(timeout);
+  // Harmless when the outcome came from that very timer: a running timer is no longer pending.
+  clock_->Cancel(timeout);
   const int64_t sw = key.sw_registration_id;
   queues_.Post(sw, [this, key = std::move(key), outcome](OperationQueues::Finish finish) mutable {
     RunSettle(std::move(key), outcome, std::move(finish));
@@ -577,7 +581,7 @@ void BackgroundSyncEngine::RunSettle(RegistrationKey key, SyncEventOutcome outco
       next.reset();  // that was its last chance
     } else {
       next->state = SyncState::kWaiting;
-      next->next_attempt_time = clock_->Now() + RetryDelay(parameters_, next->num_attempts);
+      next->next_attempt_time = NextAttemptTime(parameters_, clock_->Now(), next->num_attempts);
     }
   }
   CommitChanges(

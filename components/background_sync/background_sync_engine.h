@@ -94,10 +94,11 @@ class BackgroundSyncEngine {
   // The registration does not fire until `client` acknowledges or disconnects.
   void Register(RegisterRequest request, absl::AnyInvocable<void(absl::Status)> done);
 
-  // The client has seen its Register succeed: the registration may fire. Unknown keys (already fired, another
-  // origin's) are ignored: it returns SERVICE_WORKER_NOT_FOUND for a foreign or unknown service worker, OK
-  // otherwise.
-  absl::Status DidResolveRegistration(const Origin& origin, const RegistrationKey& key);
+  // `client` has seen its Register of `key` succeed: the registration may fire, unless a later Register by
+  // another client now waits for that client's acknowledgement. Returns SERVICE_WORKER_NOT_FOUND for an unknown
+  // or foreign service worker, OK otherwise (an acknowledgement for a key that is gone or not waiting on this
+  // client changes nothing).
+  absl::Status DidResolveRegistration(const Origin& origin, ClientId client, const RegistrationKey& key);
 
   // The client is gone: its unacknowledged registrations become fireable.
   void OnClientDisconnected(ClientId client);

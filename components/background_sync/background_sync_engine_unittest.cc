@@ -82,7 +82,7 @@ TEST_F(EngineTest, NoFireBeforeAcknowledgement) {
   ASSERT_TRUE(Register("outbox", kClient).ok());
   EXPECT_EQ(dispatcher_.count(), 0u);
   EXPECT_FALSE(Find("outbox")->resolved);
-  ASSERT_TRUE(engine().DidResolveRegistration(origin_, {kSw, SyncType::kOneShot, "outbox"}).ok());
+  ASSERT_TRUE(engine().DidResolveRegistration(origin_, kClient, {kSw, SyncType::kOneShot, "outbox"}).ok());
   EXPECT_EQ(dispatcher_.count(), 1u);
 }
 

@@ -20,8 +20,11 @@ absl::Status FromLevelDb(const std::string& what, const leveldb::Status& status)
   std::string message = absl::StrCat(what, ": ", status.ToString());
   if (status.IsCorruption())
     return absl::DataLossError(message);
-  // LevelDB reports a held LOCK file as an IO error naming the lock.
-  if (status.IsIOError() && absl::StrContains(status.ToString(), "lock")) {
+  // LevelDB reports a LOCK file held by this process as "already held by process", and one held by another
+  // process as flock()'s EAGAIN. Other I/O errors on the LOCK file (say, ENOTDIR) are plain I/O errors.
+  const std::string text = status.ToString();
+  if (status.IsIOError() && (absl::StrContains(text, "already held by process") ||
+                             absl::StrContains(text, "Resource temporarily unavailable"))) {
     return absl::FailedPreconditionError(absl::StrCat(message, " (is another browser using this profile?)"));
   }
   return absl::InternalError(message);

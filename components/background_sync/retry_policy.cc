@@ -1,5 +1,9 @@
 #include "components/background_sync/retry_policy.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
 namespace bgsync {
 
 absl::Duration RetryDelay(const BackgroundSyncParameters& parameters, int failed_attempts) {
@@ -8,6 +12,14 @@ absl::Duration RetryDelay(const BackgroundSyncParameters& parameters, int failed
     delay *= parameters.retry_delay_factor;  // absl::Duration saturates at infinity
   }
   return delay;
+}
+
+absl::Time LatestStorableTime() {
+  return absl::FromUnixNanos(std::numeric_limits<int64_t>::max());
+}
+
+absl::Time NextAttemptTime(const BackgroundSyncParameters& parameters, absl::Time now, int failed_attempts) {
+  return std::min(now + RetryDelay(parameters, failed_attempts), LatestStorableTime());
 }
 
 }  // namespace bgsync

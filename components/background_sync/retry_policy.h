@@ -11,6 +11,13 @@ namespace bgsync {
 // initial_retry_delay * retry_delay_factor^(failed_attempts - 1), saturating at absl::InfiniteDuration().
 absl::Duration RetryDelay(const BackgroundSyncParameters& parameters, int failed_attempts);
 
+// The latest time the store can represent (int64 nanoseconds since the Unix epoch: April 2262).
+absl::Time LatestStorableTime();
+
+// When the next attempt may start after the `failed_attempts`-th failure at `now`: now + RetryDelay(), capped at
+// LatestStorableTime() so that memory and disk always hold the same time.
+absl::Time NextAttemptTime(const BackgroundSyncParameters& parameters, absl::Time now, int failed_attempts);
+
 }  // namespace bgsync
 
 #endif  // COMPONENTS_BACKGROUND_SYNC_RETRY_POLICY_H_

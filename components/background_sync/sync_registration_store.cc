@@ -95,9 +95,19 @@ absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::
       key[prefix + kIdHexDigits] != ':' || key[prefix + kIdHexDigits + 2] != ':') {
     return Corrupt("malformed key");
   }
+  // Exactly 16 lower-case hex digits: any other spelling is not the key the engine writes and deletes.
   uint64_t id = 0;
-  if (!absl::SimpleHexAtoi(absl::string_view(key).substr(prefix, kIdHexDigits), &id)) {
-    return Corrupt("malformed id in key");
+  for (size_t i = prefix; i < prefix + kIdHexDigits; ++i) {
+    const char c = key[i];
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return Corrupt("malformed id in key");
+    }
+    id = (id << 4) | static_cast<uint64_t>(digit);
   }
   char type_char = key[prefix + kIdHexDigits + 1];
   if (type_char != '1' && type_char != '2')

@@ -161,7 +161,7 @@ int Run(const std::string& profile) {
   if (!register_status.ok())
     return Fail("register: " + register_status.ToString());
   Say("page: registration.sync.register('sync-messages') resolved (stored durably)");
-  if (!(*engine)->DidResolveRegistration(origin, {kOutboxWorker, SyncType::kOneShot, "sync-messages"}).ok()) {
+  if (!(*engine)->DidResolveRegistration(origin, kWindow, {kOutboxWorker, SyncType::kOneShot, "sync-messages"}).ok()) {
     return Fail("DidResolveRegistration");
   }
 
