@@ -65,14 +65,7 @@ class EngineStorageTest : public EngineTest {
   // Creates an engine over `backend` with the fixture's fakes and parameters_ (the fixture's own engine should be
   // reset first: one engine per disk).
   absl::StatusOr<std::unique_ptr<BackgroundSyncEngine>> CreateEngineOn(std::unique_ptr<StorageBackend> backend) {
-    BackgroundSyncEngine::Dependencies deps;
-    deps.clock = &clock_;
-    deps.network = &network_;
-    deps.permissions = &permissions_;
-    deps.registry = &registry_;
-    deps.dispatcher = &dispatcher_;
-    deps.storage = std::move(backend);
-    return BackgroundSyncEngine::Create(std::move(deps), parameters_);
+    return BackgroundSyncEngine::Create(MakeDependencies(std::move(backend)), parameters_);
   }
   static std::string SwKeyPrefix(int64_t sw) {
     // "r:<16 hex>:" is the first 19 characters of every key of `sw`.

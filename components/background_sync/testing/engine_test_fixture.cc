@@ -15,6 +15,14 @@ void EngineTest::SetUp() {
 void EngineTest::StartEngine() {
   auto backend = std::make_unique<ControllableStorageBackend>(std::make_unique<MemoryStorageBackend>(disk_));
   storage_ = backend->controls();
+  BackgroundSyncEngine::Dependencies deps = MakeDependencies(std::move(backend));
+  absl::StatusOr<std::unique_ptr<BackgroundSyncEngine>> engine =
+      BackgroundSyncEngine::Create(std::move(deps), parameters_);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  engine_ = *std::move(engine);
+}
+
+BackgroundSyncEngine::Dependencies EngineTest::MakeDependencies(std::unique_ptr<StorageBackend> backend) {
   BackgroundSyncEngine::Dependencies deps;
   deps.clock = &clock_;
   deps.network = &network_;
@@ -22,10 +30,7 @@ void EngineTest::StartEngine() {
   deps.registry = &registry_;
   deps.dispatcher = &dispatcher_;
   deps.storage = std::move(backend);
-  absl::StatusOr<std::unique_ptr<BackgroundSyncEngine>> engine =
-      BackgroundSyncEngine::Create(std::move(deps), parameters_);
-  ASSERT_TRUE(engine.ok()) << engine.status();
-  engine_ = *std::move(engine);
+  return deps;
 }
 
 void EngineTest::RestartEngine() {

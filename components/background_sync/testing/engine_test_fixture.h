@@ -43,6 +43,8 @@ class EngineTest : public ::testing::Test {
   BackgroundSyncParameters& parameters() { return parameters_; }
 
   void StartEngine();
+  // The fixture's fakes and `backend`, ready for BackgroundSyncEngine::Create.
+  BackgroundSyncEngine::Dependencies MakeDependencies(std::unique_ptr<StorageBackend> backend);
   // Destroys the engine (as a browser exit would) and starts a new one on the same disk and clock.
   void RestartEngine();
   // Simulates kill -9: the engine is destroyed without any chance to write, then restarted. With the memory
