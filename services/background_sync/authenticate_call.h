@@ -1,0 +1,24 @@
+// Reads the caller's session from a gRPC call's "bgsync-session" metadata.
+#ifndef SERVICES_BACKGROUND_SYNC_AUTHENTICATE_CALL_H_
+#define SERVICES_BACKGROUND_SYNC_AUTHENTICATE_CALL_H_
+
+#include <optional>
+
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/callback_common.h"
+#include "services/background_sync/session_registry.h"
+
+namespace bgsync {
+
+// The live session named by the call's metadata; nullopt if the header is absent or the session is not live.
+inline std::optional<Session> AuthenticateCall(SessionRegistry& sessions, const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(kSessionMetadataKey);
+  if (it == metadata.end())
+    return std::nullopt;
+  return sessions.Authenticate(absl::string_view(it->second.data(), it->second.size()));
+}
+
+}  // namespace bgsync
+
+#endif  // SERVICES_BACKGROUND_SYNC_AUTHENTICATE_CALL_H_

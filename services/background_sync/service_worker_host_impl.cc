@@ -1,0 +1,442 @@
+#include "services/background_sync/service_worker_host_impl.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "services/background_sync/authenticate_call.h"
+
+namespace bgsync {
+
+// ---------------------------------------------------------------------------------------------------------------
+// One worker's Connect stream. Writes are queued (one outstanding at a time, as gRPC requires); Finish waits for
+// the queue to drain. Lock order: the host's mu_ may be held while calling Send/Close; the stream never calls
+// the host while holding its own mu_.
+
+class ServiceWorkerHostImpl::Stream : public grpc::ServerBidiReactor<mojom::WorkerMessage, mojom::BrowserMessage> {
+ public:
+  Stream(ServiceWorkerHostImpl* host, Session session) : host_(host), session_(std::move(session)) { StartRead(&in_); }
+
+  const Session& session() const { return session_; }
+
+  void Send(mojom::BrowserMessage message) {
+    const mojom::BrowserMessage* start = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finish_requested_)
+        return;
+      out_.push_back(std::move(message));
+      if (!writing_) {
+        writing_ = true;
+        start = &out_.front();
+      }
+    }
+    if (start)
+      StartWrite(start);
+  }
+
+  // Ends the stream with `status` once pending writes are done. Idempotent.
+  void Close(grpc::Status status) {
+    bool finish_now = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finish_requested_)
+        return;
+      finish_requested_ = true;
+      finish_status_ = std::move(status);
+      finish_now = !writing_;
+      if (finish_now)
+        finished_ = true;
+    }
+    if (finish_now)
+      Finish(finish_status_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      host_->OnStreamClosed(this, session_.service_worker_registration_id);
+      Close(grpc::Status::OK);
+      return;
+    }
+    switch (in_.message_case()) {
+      case mojom::WorkerMessage::kReady:
+        host_->OnReady(this, session_);
+        break;
+      case mojom::WorkerMessage::kSyncEventResult:
+        host_->OnResult(this, session_, in_.sync_event_result());
+        break;
+      default:
+        Reject("empty WorkerMessage");
+        return;
+    }
+    bool closing;
+    {
+      absl::MutexLock lock(&mu_);
+      closing = finish_requested_;
+    }
+    if (!closing)
+      StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    const mojom::BrowserMessage* next = nullptr;
+    bool finish_now = false;
+    {
+      absl::MutexLock lock(&mu_);
+      out_.pop_front();
+      if (!ok)
+        out_.clear();  // the stream is broken; OnReadDone(false) will follow
+      if (!out_.empty() && !finish_requested_) {
+        next = &out_.front();
+      } else {
+        writing_ = false;
+        if (finish_requested_ && !finished_)
+          finish_now = finished_ = true;
+      }
+    }
+    if (next)
+      StartWrite(next);
+    if (finish_now)
+      Finish(finish_status_);
+  }
+
+  void OnDone() override {
+    host_->OnStreamClosed(this, session_.service_worker_registration_id);
+    delete this;
+  }
+
+  // A bad message: punish the session and end the stream.
+  void Reject(absl::string_view reason) {
+    host_->OnStreamClosed(this, session_.service_worker_registration_id);
+    absl::Status status = host_->bad_messages_->Report(session_, reason);
+    Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(status.message())));
+  }
+
+ private:
+  ServiceWorkerHostImpl* const host_;
+  const Session session_;
+  mojom::WorkerMessage in_;  // only touched by the read chain
+
+  absl::Mutex mu_;
+  std::deque<mojom::BrowserMessage> out_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_;  // written once, before finished_ is set
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+
+ServiceWorkerHostImpl::ServiceWorkerHostImpl(Clock* clock,
+                                             SessionRegistry* sessions,
+                                             BadMessageReporter* bad_messages,
+                                             WorkerLauncher* launcher,
+                                             WorkerHostOptions options)
+    : clock_(clock), sessions_(sessions), bad_messages_(bad_messages), launcher_(launcher), options_(options) {}
+
+ServiceWorkerHostImpl::~ServiceWorkerHostImpl() {
+  guard_->Invalidate();
+  std::vector<Completion> completions;
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down_ = true;
+    for (auto& [id, worker] : workers_)
+      FailAllLocked(worker, SyncEventOutcome::kAborted, completions);
+    workers_.clear();
+  }
+  for (auto& [done, outcome] : completions)
+    done(outcome);
+}
+
+TimerId ServiceWorkerHostImpl::PostGuarded(absl::Time when, absl::AnyInvocable<void()> task) {
+  return clock_->PostAt(when, [guard = guard_, task = std::move(task)]() mutable { RunIfAlive(guard, task); });
+}
+
+grpc::ServerBidiReactor<mojom::WorkerMessage, mojom::BrowserMessage>* ServiceWorkerHostImpl::Connect(
+    grpc::CallbackServerContext* context) {
+  std::optional<Session> session = AuthenticateCall(*sessions_, *context);
+  if (!session || session->type != ClientType::kServiceWorker) {
+    // Not a live service-worker session: refuse without a stream of our own.
+    class Refused : public grpc::ServerBidiReactor<mojom::WorkerMessage, mojom::BrowserMessage> {
+     public:
+      explicit Refused(grpc::Status status) { Finish(std::move(status)); }
+      void OnDone() override { delete this; }
+    };
+    if (session) {
+      absl::Status status = bad_messages_->Report(*session, "Connect on a session that is not a service worker's");
+      return new Refused(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(status.message())));
+    }
+    return new Refused(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no live service-worker session"));
+  }
+  return new Stream(this, *session);
+}
+
+void ServiceWorkerHostImpl::OnReady(Stream* stream, const Session& session) {
+  const int64_t id = session.service_worker_registration_id;
+  std::vector<mojom::BrowserMessage> to_send;
+  bool duplicate = false;
+  TimerId cancel = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    Worker& worker = workers_[id];
+    if (worker.stream != nullptr) {
+      duplicate = true;
+    } else {
+      worker.stream = stream;
+      worker.starting = false;
+      cancel = worker.start_timer;
+      worker.start_timer = 0;
+      PumpLocked(id, worker, to_send);
+      if (worker.in_flight.empty())
+        ArmIdleTimerLocked(id, worker);
+      for (mojom::BrowserMessage& message : to_send)
+        stream->Send(std::move(message));
+    }
+  }
+  if (cancel)
+    clock_->Cancel(cancel);
+  if (duplicate)
+    stream->Reject("a second WorkerReady for the same service worker");
+}
+
+void ServiceWorkerHostImpl::OnResult(Stream* stream, const Session& session, const mojom::SyncEventResult& result) {
+  const int64_t id = session.service_worker_registration_id;
+  SyncEventOutcome outcome;
+  switch (result.status()) {
+    case mojom::SYNC_EVENT_STATUS_COMPLETED:
+      outcome = SyncEventOutcome::kCompleted;
+      break;
+    case mojom::SYNC_EVENT_STATUS_REJECTED:
+      outcome = SyncEventOutcome::kRejected;
+      break;
+    case mojom::SYNC_EVENT_STATUS_ABORTED:
+      outcome = SyncEventOutcome::kAborted;
+      break;
+    default:
+      return stream->Reject("SyncEventResult with an invalid status");
+  }
+  PendingEvent event;
+  std::vector<mojom::BrowserMessage> to_send;
+  {
+    absl::MutexLock lock(&mu_);
+    auto worker = workers_.find(id);
+    if (worker == workers_.end() || worker->second.stream != stream)
+      return;  // already detached
+    auto it = worker->second.in_flight.find(result.event_id());
+    if (it == worker->second.in_flight.end()) {
+      // Never sent, or answered already. (An answer after the deadline cannot get here: the event is failed
+      // and forgotten at the deadline.)
+      event.id = 0;
+    } else {
+      event = std::move(it->second);
+      worker->second.in_flight.erase(it);
+      PumpLocked(id, worker->second, to_send);
+      for (mojom::BrowserMessage& message : to_send)
+        stream->Send(std::move(message));
+      if (worker->second.in_flight.empty())
+        ArmIdleTimerLocked(id, worker->second);
+    }
+  }
+  if (event.id == 0)
+    return stream->Reject(absl::StrCat("result for unknown event ", result.event_id()));
+  clock_->Cancel(event.grace_timer);
+  event.done(outcome);
+}
+
+void ServiceWorkerHostImpl::OnStreamClosed(Stream* stream, int64_t id) {
+  std::vector<Completion> completions;
+  {
+    absl::MutexLock lock(&mu_);
+    auto worker = workers_.find(id);
+    if (worker == workers_.end() || worker->second.stream != stream)
+      return;
+    // The worker went away: whatever it was doing failed (the engine retries).
+    FailAllLocked(worker->second, SyncEventOutcome::kWorkerCrashed, completions);
+    workers_.erase(worker);
+  }
+  for (auto& [done, outcome] : completions)
+    done(outcome);
+}
+
+void ServiceWorkerHostImpl::OnWorkerProcessGone(int64_t id) {
+  std::vector<Completion> completions;
+  Stream* stream = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    auto worker = workers_.find(id);
+    if (worker == workers_.end())
+      return;
+    stream = worker->second.stream;
+    FailAllLocked(worker->second, SyncEventOutcome::kWorkerCrashed, completions);
+    workers_.erase(worker);
+    if (stream)
+      stream->Close(grpc::Status(grpc::StatusCode::CANCELLED, "worker process exited"));
+  }
+  for (auto& [done, outcome] : completions)
+    done(outcome);
+}
+
+void ServiceWorkerHostImpl::DispatchSyncEvent(const SyncEventRequest& request,
+                                              absl::AnyInvocable<void(SyncEventOutcome)> done) {
+  const int64_t id = request.sw_registration_id;
+  bool start = false;
+  bool shut = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) {
+      start = false;
+      shut = true;
+    } else {
+      Worker& worker = workers_[id];
+      PendingEvent event;
+      event.id = next_event_id_++;
+      event.request = request;
+      event.done = std::move(done);
+      worker.queued.push_back(std::move(event));
+      if (worker.idle_timer) {
+        clock_->Cancel(worker.idle_timer);
+        worker.idle_timer = 0;
+      }
+      if (worker.stream) {
+        std::vector<mojom::BrowserMessage> to_send;
+        PumpLocked(id, worker, to_send);
+        for (mojom::BrowserMessage& message : to_send)
+          worker.stream->Send(std::move(message));
+      } else if (!worker.starting) {
+        worker.starting = true;
+        start = true;
+        worker.start_timer = PostGuarded(clock_->Now() + options_.start_timeout, [this, id] { OnStartTimeout(id); });
+      }
+    }
+  }
+  if (shut)
+    return done(SyncEventOutcome::kAborted);
+  if (!start)
+    return;
+  absl::Status started = launcher_->StartWorker(id);
+  if (started.ok())
+    return;
+  std::vector<Completion> completions;
+  {
+    absl::MutexLock lock(&mu_);
+    auto worker = workers_.find(id);
+    if (worker == workers_.end() || worker->second.stream)
+      return;
+    clock_->Cancel(worker->second.start_timer);
+    FailAllLocked(worker->second, SyncEventOutcome::kDispatchFailed, completions);
+    workers_.erase(worker);
+  }
+  for (auto& [fail, outcome] : completions)
+    fail(outcome);
+}
+
+void ServiceWorkerHostImpl::PumpLocked(int64_t id, Worker& worker, std::vector<mojom::BrowserMessage>& to_send) {
+  const absl::Time now = clock_->Now();
+  while (!worker.queued.empty() && static_cast<int>(worker.in_flight.size()) < options_.max_events_per_worker) {
+    PendingEvent event = std::move(worker.queued.front());
+    worker.queued.pop_front();
+    mojom::BrowserMessage message;
+    mojom::SyncEvent* sync = message.mutable_sync_event();
+    sync->set_event_id(event.id);
+    sync->set_tag(event.request.tag);
+    sync->set_last_chance(event.request.last_chance);
+    sync->set_timeout_ms(std::max<int64_t>(1, absl::ToInt64Milliseconds(event.request.deadline - now)));
+    to_send.push_back(std::move(message));
+    const uint64_t event_id = event.id;
+    event.grace_timer = PostGuarded(event.request.deadline + options_.deadline_grace,
+                                    [this, id, event_id] { OnDeadlinePassed(id, event_id); });
+    worker.in_flight.emplace(event_id, std::move(event));
+  }
+}
+
+void ServiceWorkerHostImpl::FailAllLocked(Worker& worker,
+                                          SyncEventOutcome outcome,
+                                          std::vector<Completion>& completions) {
+  for (auto& [event_id, event] : worker.in_flight) {
+    clock_->Cancel(event.grace_timer);
+    completions.emplace_back(std::move(event.done), outcome);
+  }
+  worker.in_flight.clear();
+  for (PendingEvent& event : worker.queued)
+    completions.emplace_back(std::move(event.done), outcome);
+  worker.queued.clear();
+  if (worker.start_timer)
+    clock_->Cancel(worker.start_timer);
+  if (worker.idle_timer)
+    clock_->Cancel(worker.idle_timer);
+  worker.start_timer = worker.idle_timer = 0;
+}
+
+void ServiceWorkerHostImpl::ArmIdleTimerLocked(int64_t id, Worker& worker) {
+  if (worker.idle_timer)
+    clock_->Cancel(worker.idle_timer);
+  worker.idle_timer = PostGuarded(clock_->Now() + options_.idle_timeout, [this, id] { OnIdle(id); });
+}
+
+void ServiceWorkerHostImpl::OnStartTimeout(int64_t id) {
+  std::vector<Completion> completions;
+  {
+    absl::MutexLock lock(&mu_);
+    auto worker = workers_.find(id);
+    if (worker == workers_.end() || worker->second.stream)
+      return;
+    worker->second.start_timer = 0;
+    FailAllLocked(worker->second, SyncEventOutcome::kDispatchFailed, completions);
+    workers_.erase(worker);
+  }
+  launcher_->StopWorker(id);
+  for (auto& [done, outcome] : completions)
+    done(outcome);
+}
+
+void ServiceWorkerHostImpl::OnDeadlinePassed(int64_t id, uint64_t event_id) {
+  // The worker overran the deadline and the grace: stop it. Its events fail (the engine has already counted
+  // this one as timed out and ignores the late outcome).
+  std::vector<Completion> completions;
+  Stream* stream = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    auto worker = workers_.find(id);
+    if (worker == workers_.end() || !worker->second.in_flight.contains(event_id))
+      return;
+    auto it = worker->second.in_flight.find(event_id);
+    completions.emplace_back(std::move(it->second.done), SyncEventOutcome::kTimedOut);
+    worker->second.in_flight.erase(it);
+    stream = worker->second.stream;
+    FailAllLocked(worker->second, SyncEventOutcome::kAborted, completions);
+    workers_.erase(worker);
+    if (stream)
+      stream->Close(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "sync event deadline passed"));
+  }
+  launcher_->StopWorker(id);
+  for (auto& [done, outcome] : completions)
+    done(outcome);
+}
+
+void ServiceWorkerHostImpl::OnIdle(int64_t id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto worker = workers_.find(id);
+    if (worker == workers_.end() || !worker->second.in_flight.empty() || !worker->second.queued.empty())
+      return;
+    worker->second.idle_timer = 0;
+    if (worker->second.stream)
+      worker->second.stream->Close(grpc::Status::OK);
+    workers_.erase(worker);
+  }
+  launcher_->StopWorker(id);
+}
+
+std::vector<int64_t> ServiceWorkerHostImpl::ConnectedWorkers() {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t> ids;
+  for (const auto& [id, worker] : workers_) {
+    if (worker.stream)
+      ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace bgsync

@@ -1,0 +1,122 @@
+// The browser side of the worker protocol (ServiceWorkerHost.Connect), and the engine's SyncEventDispatcher:
+// events for a service-worker registration go to its connected worker process, which is launched on demand.
+#ifndef SERVICES_BACKGROUND_SYNC_SERVICE_WORKER_HOST_IMPL_H_
+#define SERVICES_BACKGROUND_SYNC_SERVICE_WORKER_HOST_IMPL_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "components/background_sync/clock.h"
+#include "components/background_sync/lifetime_guard.h"
+#include "components/background_sync/sync_event_dispatcher.h"
+#include "public/mojom/background_sync.grpc.pb.h"
+#include "services/background_sync/bad_message_reporter.h"
+#include "services/background_sync/session_registry.h"
+
+namespace bgsync {
+
+// Starts and stops worker processes; the browser's worker process host implements it.
+// Thread-safety: called from any thread, never with the ServiceWorkerHostImpl's lock held.
+class WorkerLauncher {
+ public:
+  virtual ~WorkerLauncher() = default;
+  // Starts the worker process of the service-worker registration unless it is running or starting; the process
+  // then connects on a service-worker session. Errors: the registration is unknown or has no active worker, or
+  // the process could not be spawned.
+  virtual absl::Status StartWorker(int64_t sw_registration_id) = 0;
+  // Stops the worker process (idle, hung past its deadline, or misbehaving). Unknown ids are ignored.
+  virtual void StopWorker(int64_t sw_registration_id) = 0;
+};
+
+struct WorkerHostOptions {
+  // A worker that has not said WorkerReady this long after it was asked to start fails its queued events.
+  absl::Duration start_timeout = absl::Seconds(10);
+  // After an event's deadline the worker gets this long before it is stopped (its late answer is ignored).
+  absl::Duration deadline_grace = absl::Seconds(5);
+  // A worker with no event in flight for this long is stopped.
+  absl::Duration idle_timeout = absl::Seconds(30);
+  // Events in flight at once per worker; more wait in order.
+  int max_events_per_worker = 16;
+};
+
+// Thread-safety: every method may be called from any thread; stream reactions arrive on gRPC threads, timers on
+// the clock's thread. Outcomes are reported outside the lock. The pointers are not owned and must outlive this.
+class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackService, public SyncEventDispatcher {
+ public:
+  ServiceWorkerHostImpl(Clock* clock,
+                        SessionRegistry* sessions,
+                        BadMessageReporter* bad_messages,
+                        WorkerLauncher* launcher,
+                        WorkerHostOptions options = {});
+  ~ServiceWorkerHostImpl() override;
+
+  // ServiceWorkerHost: one stream per worker process, on a service-worker session.
+  grpc::ServerBidiReactor<mojom::WorkerMessage, mojom::BrowserMessage>* Connect(
+      grpc::CallbackServerContext* context) override;
+
+  // SyncEventDispatcher.
+  void DispatchSyncEvent(const SyncEventRequest& event, absl::AnyInvocable<void(SyncEventOutcome)> done) override;
+
+  // The worker process of `sw_registration_id` exited (or was never started): its events fail at once.
+  void OnWorkerProcessGone(int64_t sw_registration_id);
+
+  // Service-worker registrations with a connected worker, for tools.
+  std::vector<int64_t> ConnectedWorkers();
+
+  class Stream;
+
+ private:
+  struct PendingEvent {
+    uint64_t id = 0;
+    SyncEventRequest request;
+    absl::AnyInvocable<void(SyncEventOutcome)> done;
+    TimerId grace_timer = 0;
+  };
+  struct Worker {
+    Stream* stream = nullptr;  // set once the worker said WorkerReady
+    bool starting = false;
+    TimerId start_timer = 0;
+    TimerId idle_timer = 0;
+    std::deque<PendingEvent> queued;                        // not sent yet
+    absl::flat_hash_map<uint64_t, PendingEvent> in_flight;  // sent, unanswered
+  };
+  using Completion = std::pair<absl::AnyInvocable<void(SyncEventOutcome)>, SyncEventOutcome>;
+
+  // Stream callbacks.
+  void OnReady(Stream* stream, const Session& session);
+  void OnResult(Stream* stream, const Session& session, const mojom::SyncEventResult& result);
+  void OnStreamClosed(Stream* stream, int64_t sw_registration_id);
+
+  // Sends queued events while the worker has room. Returns the messages to write (outside the lock).
+  void PumpLocked(int64_t id, Worker& worker, std::vector<mojom::BrowserMessage>& to_send)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fails every event of `worker` with `outcome` and forgets it.
+  void FailAllLocked(Worker& worker, SyncEventOutcome outcome, std::vector<Completion>& completions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ArmIdleTimerLocked(int64_t id, Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnStartTimeout(int64_t id);
+  void OnDeadlinePassed(int64_t id, uint64_t event_id);
+  void OnIdle(int64_t id);
+  TimerId PostGuarded(absl::Time when, absl::AnyInvocable<void()> task);
+
+  Clock* const clock_;
+  SessionRegistry* const sessions_;
+  BadMessageReporter* const bad_messages_;
+  WorkerLauncher* const launcher_;
+  const WorkerHostOptions options_;
+  // Timers reach this only while it is alive.
+  const std::shared_ptr<LifetimeGuard> guard_ = std::make_shared<LifetimeGuard>();
+
+  absl::Mutex mu_;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_event_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<int64_t, Worker> workers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace bgsync
+
+#endif  // SERVICES_BACKGROUND_SYNC_SERVICE_WORKER_HOST_IMPL_H_

@@ -1,0 +1,110 @@
+#include "services/background_sync/session_registry.h"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace bgsync {
+
+absl::string_view ClientTypeName(ClientType type) {
+  switch (type) {
+    case ClientType::kWindow:
+      return "window";
+    case ClientType::kIframe:
+      return "iframe";
+    case ClientType::kServiceWorker:
+      return "service_worker";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<SessionRegistry::Created> SessionRegistry::Create(const Origin& origin,
+                                                                 ClientType type,
+                                                                 int64_t service_worker_registration_id,
+                                                                 pid_t pid) {
+  char bytes[32];
+  size_t filled = 0;
+  while (filled < sizeof(bytes)) {
+    ssize_t n = getrandom(bytes + filled, sizeof(bytes) - filled, 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return absl::InternalError(absl::StrCat("getrandom: ", strerror(errno)));
+    }
+    filled += static_cast<size_t>(n);
+  }
+  Created created;
+  created.token = absl::BytesToHexString(absl::string_view(bytes, sizeof(bytes)));
+  absl::MutexLock lock(&mu_);
+  created.session = Session{next_id_++, origin, type, service_worker_registration_id, pid};
+  by_token_[created.token] = created.session;
+  token_of_[created.session.id] = created.token;
+  return created;
+}
+
+std::optional<Session> SessionRegistry::Authenticate(absl::string_view token) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_token_.find(token);
+  if (it == by_token_.end())
+    return std::nullopt;
+  return it->second;
+}
+
+void SessionRegistry::Revoke(uint64_t session_id) {
+  Session session;
+  std::vector<std::function<void(const Session&)>> observers;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = token_of_.find(session_id);
+    if (it == token_of_.end())
+      return;
+    auto node = by_token_.extract(it->second);
+    session = node.mapped();
+    token_of_.erase(it);
+    observers = observers_;
+  }
+  for (auto& observer : observers)
+    observer(session);
+}
+
+void SessionRegistry::RevokeProcess(pid_t pid) {
+  std::vector<uint64_t> ids;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [token, session] : by_token_) {
+      if (session.pid == pid)
+        ids.push_back(session.id);
+    }
+  }
+  for (uint64_t id : ids)
+    Revoke(id);
+}
+
+void SessionRegistry::AddRevokeObserver(std::function<void(const Session&)> observer) {
+  absl::MutexLock lock(&mu_);
+  observers_.push_back(std::move(observer));
+}
+
+std::vector<Session> SessionRegistry::List() {
+  absl::MutexLock lock(&mu_);
+  std::vector<Session> result;
+  for (const auto& [token, session] : by_token_)
+    result.push_back(session);
+  std::sort(result.begin(), result.end(), [](const Session& a, const Session& b) { return a.id < b.id; });
+  return result;
+}
+
+bool SessionRegistry::HasWindow(const Origin& origin) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [token, session] : by_token_) {
+    if (session.type == ClientType::kWindow && session.origin == origin)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace bgsync

@@ -1,0 +1,83 @@
+// Sessions: the browser-bound identity of every renderer, iframe and service-worker connection.
+//
+// A session is created by the browser when it launches a process (or when an admin opens one for a tool) and
+// binds an unguessable token to (origin, client type, service-worker registration). Calls carry the token in
+// the "bgsync-session" metadata header; the services read the caller's identity from here and never from a
+// message. Revoking a session makes its token useless at once.
+#ifndef SERVICES_BACKGROUND_SYNC_SESSION_REGISTRY_H_
+#define SERVICES_BACKGROUND_SYNC_SESSION_REGISTRY_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "public/origin.h"
+
+namespace bgsync {
+
+enum class ClientType { kWindow, kIframe, kServiceWorker };
+
+absl::string_view ClientTypeName(ClientType type);  // "window", "iframe", "service_worker"
+
+struct Session {
+  uint64_t id = 0;  // unique for the browser's lifetime; also the engine's ClientId
+  Origin origin;
+  ClientType type = ClientType::kWindow;
+  int64_t service_worker_registration_id = 0;  // kServiceWorker only
+  pid_t pid = 0;                               // the launched process, or 0 for a session opened for a tool
+};
+
+// The metadata header that carries the token.
+inline constexpr char kSessionMetadataKey[] = "bgsync-session";
+
+// Thread-safety: every method may be called from any thread. Observers run outside the lock.
+class SessionRegistry {
+ public:
+  struct Created {
+    Session session;
+    std::string token;  // 64 lower-case hex characters
+  };
+
+  // Mints a token (256 bits from getrandom) for a new session. Errors: kInternal if the kernel's random source
+  // fails.
+  absl::StatusOr<Created> Create(const Origin& origin,
+                                 ClientType type,
+                                 int64_t service_worker_registration_id,
+                                 pid_t pid);
+
+  // The live session of `token`, or nullopt (unknown or revoked).
+  std::optional<Session> Authenticate(absl::string_view token);
+
+  // Ends the session: its token stops working and observers are told (once). Unknown ids are ignored.
+  void Revoke(uint64_t session_id);
+  // Ends every session of process `pid` (it exited).
+  void RevokeProcess(pid_t pid);
+
+  // Called with every session that ends, after its token has stopped working.
+  void AddRevokeObserver(std::function<void(const Session&)> observer);
+
+  // The live sessions, by id.
+  std::vector<Session> List();
+  // Sessions of type kWindow of `origin` (for "has a top-level window").
+  bool HasWindow(const Origin& origin);
+
+ private:
+  absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<std::string, Session> by_token_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, std::string> token_of_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void(const Session&)>> observers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace bgsync
+
+#endif  // SERVICES_BACKGROUND_SYNC_SESSION_REGISTRY_H_
