@@ -46,6 +46,13 @@ absl::StatusOr<SessionRegistry::Created> SessionRegistry::Create(const Origin& o
   return created;
 }
 
+void SessionRegistry::SetPid(uint64_t session_id, pid_t pid) {
+  absl::MutexLock lock(&mu_);
+  auto it = token_of_.find(session_id);
+  if (it != token_of_.end())
+    by_token_[it->second].pid = pid;
+}
+
 std::optional<Session> SessionRegistry::Authenticate(absl::string_view token) {
   absl::MutexLock lock(&mu_);
   auto it = by_token_.find(token);

@@ -54,6 +54,10 @@ class SessionRegistry {
                                  int64_t service_worker_registration_id,
                                  pid_t pid);
 
+  // Records the process a session was created for, once it has been spawned (the token must exist before the
+  // spawn, to be handed over). Unknown ids are ignored.
+  void SetPid(uint64_t session_id, pid_t pid);
+
   // The live session of `token`, or nullopt (unknown or revoked).
   std::optional<Session> Authenticate(absl::string_view token);
 

@@ -1,0 +1,90 @@
+#include "browser/process/worker_process_host.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace bgsync {
+
+WorkerProcessHost::WorkerProcessHost(Options options,
+                                     ProcessLauncher* launcher,
+                                     SessionRegistry* sessions,
+                                     std::function<absl::StatusOr<WorkerSpec>(int64_t)> lookup)
+    : options_(std::move(options)), launcher_(launcher), sessions_(sessions), lookup_(std::move(lookup)) {}
+
+void WorkerProcessHost::SetHost(ServiceWorkerHostImpl* host) {
+  absl::MutexLock lock(&mu_);
+  host_ = host;
+}
+
+absl::Status WorkerProcessHost::StartWorker(int64_t id) {
+  absl::StatusOr<WorkerSpec> spec = lookup_(id);
+  if (!spec.ok())
+    return spec.status();
+  {
+    absl::MutexLock lock(&mu_);
+    if (running_.contains(id))
+      return absl::OkStatus();
+    if (static_cast<int>(running_.size()) >= options_.max_workers) {
+      return absl::ResourceExhaustedError(absl::StrCat("already ", options_.max_workers, " worker processes"));
+    }
+    running_[id] = 0;  // starting: reserve the slot
+  }
+  absl::StatusOr<SessionRegistry::Created> session =
+      sessions_->Create(spec->origin, ClientType::kServiceWorker, id, /*pid=*/0);
+  absl::StatusOr<pid_t> pid;
+  if (session.ok()) {
+    LaunchOptions launch;
+    launch.argv = spec->command;
+    launch.bootstrap =
+        absl::StrCat("socket=", options_.socket_path, "\ntoken=", session->token, "\norigin=", spec->origin.Serialize(),
+                     "\nclient_type=service_worker\nservice_worker_registration_id=", id, "\n");
+    pid = launcher_->Launch(launch, [this, id](pid_t pid, int) { OnExit(id, pid); });
+  }
+  if (!session.ok() || !pid.ok()) {
+    if (session.ok())
+      sessions_->Revoke(session->session.id);
+    absl::MutexLock lock(&mu_);
+    running_.erase(id);
+    return session.ok() ? pid.status() : session.status();
+  }
+  sessions_->SetPid(session->session.id, *pid);
+  absl::MutexLock lock(&mu_);
+  // The process may already have exited (OnExit erased the slot); only record a live one.
+  if (auto it = running_.find(id); it != running_.end() && it->second == 0)
+    it->second = *pid;
+  return absl::OkStatus();
+}
+
+void WorkerProcessHost::StopWorker(int64_t id) {
+  pid_t pid = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = running_.find(id);
+    if (it == running_.end())
+      return;
+    pid = it->second;
+  }
+  if (pid > 0)
+    launcher_->Kill(pid);
+}
+
+void WorkerProcessHost::OnExit(int64_t id, pid_t pid) {
+  ServiceWorkerHostImpl* host;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = running_.find(id);
+    if (it != running_.end() && (it->second == pid || it->second == 0))
+      running_.erase(it);
+    host = host_;
+  }
+  // Its session dies with it, and so do its events in flight.
+  sessions_->RevokeProcess(pid);
+  if (host)
+    host->OnWorkerProcessGone(id);
+}
+
+absl::flat_hash_map<int64_t, pid_t> WorkerProcessHost::Running() {
+  absl::MutexLock lock(&mu_);
+  return running_;
+}
+
+}  // namespace bgsync
