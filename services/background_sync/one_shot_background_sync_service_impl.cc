@@ -55,14 +55,18 @@ grpc::ServerUnaryReactor* OneShotBackgroundSyncServiceImpl::Register(grpc::Callb
   forward.type = SyncType::kOneShot;
   forward.tag = request->options().tag();
   forward.client = session->id;
-  engine_->Register(std::move(forward), [reactor, reply, tag = request->options().tag()](absl::Status status) {
-    if (status.ok()) {
-      reply->mutable_registration()->set_tag(tag);
-    } else {
-      reply->set_error(GetSyncError(status));
-    }
-    reactor->Finish(grpc::Status::OK);
-  });
+  engine_->Register(std::move(forward),
+                    [this, reactor, reply, session = *session, sw = request->service_worker_registration_id(),
+                     tag = request->options().tag()](absl::Status status) {
+                      if (on_register_)
+                        on_register_(session, sw, tag, status);
+                      if (status.ok()) {
+                        reply->mutable_registration()->set_tag(tag);
+                      } else {
+                        reply->set_error(GetSyncError(status));
+                      }
+                      reactor->Finish(grpc::Status::OK);
+                    });
   return reactor;
 }
 

@@ -2,7 +2,9 @@
 #ifndef SERVICES_BACKGROUND_SYNC_ONE_SHOT_BACKGROUND_SYNC_SERVICE_IMPL_H_
 #define SERVICES_BACKGROUND_SYNC_ONE_SHOT_BACKGROUND_SYNC_SERVICE_IMPL_H_
 
+#include <functional>
 #include <optional>
+#include <string>
 
 #include "components/background_sync/background_sync_engine.h"
 #include "public/mojom/background_sync.grpc.pb.h"
@@ -15,10 +17,15 @@ namespace bgsync {
 // engine's callback, never blocking a gRPC thread. The pointers are not owned and must outlive the server.
 class OneShotBackgroundSyncServiceImpl final : public mojom::OneShotBackgroundSyncService::CallbackService {
  public:
+  // Told about every Register the engine answered (for the browser's event log), on the answering thread.
+  using RegisterObserver = std::function<
+      void(const Session& session, int64_t sw_registration_id, const std::string& tag, const absl::Status& result)>;
+
   OneShotBackgroundSyncServiceImpl(BackgroundSyncEngine* engine,
                                    SessionRegistry* sessions,
-                                   BadMessageReporter* bad_messages)
-      : engine_(engine), sessions_(sessions), bad_messages_(bad_messages) {}
+                                   BadMessageReporter* bad_messages,
+                                   RegisterObserver on_register = nullptr)
+      : engine_(engine), sessions_(sessions), bad_messages_(bad_messages), on_register_(std::move(on_register)) {}
 
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
                                      const mojom::RegisterRequest* request,
@@ -34,6 +41,7 @@ class OneShotBackgroundSyncServiceImpl final : public mojom::OneShotBackgroundSy
   BackgroundSyncEngine* const engine_;
   SessionRegistry* const sessions_;
   BadMessageReporter* const bad_messages_;
+  const RegisterObserver on_register_;
 };
 
 }  // namespace bgsync

@@ -137,12 +137,19 @@ ServiceWorkerHostImpl::ServiceWorkerHostImpl(Clock* clock,
 
 ServiceWorkerHostImpl::~ServiceWorkerHostImpl() {
   guard_->Invalidate();
+  Shutdown();
+}
+
+void ServiceWorkerHostImpl::Shutdown() {
   std::vector<Completion> completions;
   {
     absl::MutexLock lock(&mu_);
     shutting_down_ = true;
-    for (auto& [id, worker] : workers_)
+    for (auto& [id, worker] : workers_) {
       FailAllLocked(worker, SyncEventOutcome::kAborted, completions);
+      if (worker.stream)
+        worker.stream->Close(grpc::Status::OK);
+    }
     workers_.clear();
   }
   for (auto& [done, outcome] : completions)

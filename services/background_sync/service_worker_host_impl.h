@@ -64,6 +64,10 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   // The worker process of `sw_registration_id` exited (or was never started): its events fail at once.
   void OnWorkerProcessGone(int64_t sw_registration_id);
 
+  // Ends every worker stream (the workers exit) and aborts their events; later events are aborted at once.
+  // Call before shutting the gRPC server down, which otherwise waits for the open streams.
+  void Shutdown();
+
   // Service-worker registrations with a connected worker, for tools.
   std::vector<int64_t> ConnectedWorkers();
 

@@ -1,0 +1,88 @@
+#include "browser/background_sync_host.h"
+
+#include <unistd.h>
+
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/resource_quota.h"
+#include "public/background_sync_error.h"
+
+namespace bgsync {
+
+BackgroundSyncHost::BackgroundSyncHost(Config config, Embedder& embedder)
+    : config_(std::move(config)),
+      launcher_(embedder.launcher),
+      bad_messages_(
+          &sessions_,
+          [this](pid_t pid) { launcher_->Kill(pid); },
+          [this](const std::string& line) {
+            log_.Append({0, absl::Time(), "", 0, "Bad message", "", line});
+          }) {}
+
+absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Config config, Embedder embedder) {
+  std::unique_ptr<BackgroundSyncHost> host(new BackgroundSyncHost(std::move(config), embedder));
+  BackgroundSyncHost& h = *host;
+  h.worker_processes_ = std::make_unique<WorkerProcessHost>(
+      WorkerProcessHost::Options{h.config_.socket_path, h.config_.max_worker_processes}, embedder.launcher,
+      &h.sessions_, embedder.worker_spec);
+  h.worker_host_ = std::make_unique<ServiceWorkerHostImpl>(embedder.clock, &h.sessions_, &h.bad_messages_,
+                                                           h.worker_processes_.get(), h.config_.worker_options);
+  h.worker_processes_->SetHost(h.worker_host_.get());
+  h.dispatcher_ = std::make_unique<LoggingEventDispatcher>(h.worker_host_.get(), &h.log_);
+
+  BackgroundSyncEngine::Dependencies deps{embedder.clock,    embedder.network,    embedder.permissions,
+                                          embedder.registry, h.dispatcher_.get(), std::move(embedder.storage)};
+  absl::StatusOr<std::unique_ptr<BackgroundSyncEngine>> engine =
+      BackgroundSyncEngine::Create(std::move(deps), h.config_.parameters);
+  if (!engine.ok())
+    return engine.status();
+  h.engine_ = *std::move(engine);
+  const BackgroundSyncEngine::LoadReport& report = h.engine_->load_report();
+  h.log_.Append({0, absl::Time(), "", 0, "Loaded registrations", "",
+                 absl::StrCat("loaded=", report.loaded, " interrupted=", report.interrupted,
+                              " dropped=", report.dropped_unregistered, " quarantined=", report.quarantined.size())});
+
+  // A session that ends (process exit, bad message, admin) releases its unacknowledged registrations.
+  h.sessions_.AddRevokeObserver([engine = h.engine_.get()](const Session& s) { engine->OnClientDisconnected(s.id); });
+
+  h.one_shot_ = std::make_unique<OneShotBackgroundSyncServiceImpl>(
+      h.engine_.get(), &h.sessions_, &h.bad_messages_,
+      [log = &h.log_](const Session& session, int64_t sw, const std::string& tag, const absl::Status& result) {
+        log->Append(
+            {0, absl::Time(), session.origin.Serialize(), sw, result.ok() ? "Registered sync" : "Registration failed",
+             tag,
+             result.ok() ? absl::StrCat("session=", session.id) : std::string(SyncErrorName(GetSyncError(result)))});
+      });
+  unlink(h.config_.socket_path.c_str());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + h.config_.socket_path, grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(h.config_.max_message_bytes);
+  builder.SetMaxSendMessageSize(h.config_.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, h.config_.max_concurrent_streams);
+  builder.RegisterService(h.one_shot_.get());
+  builder.RegisterService(h.worker_host_.get());
+  h.server_ = builder.BuildAndStart();
+  if (!h.server_)
+    return absl::UnavailableError("cannot serve on unix:" + h.config_.socket_path);
+  return host;
+}
+
+BackgroundSyncHost::~BackgroundSyncHost() {
+  // End the workers' streams (the server would wait for them), then refuse new calls; calls in progress (a
+  // Register waiting for its write) complete first.
+  if (worker_host_)
+    worker_host_->Shutdown();
+  if (server_)
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (engine_)
+    engine_->Shutdown();
+  log_.Close();
+  engine_.reset();
+  worker_host_.reset();
+}
+
+void BackgroundSyncHost::OnServiceWorkerUnregistered(int64_t sw_registration_id) {
+  engine_->OnServiceWorkerUnregistered(sw_registration_id, [](absl::Status) {});
+  worker_processes_->StopWorker(sw_registration_id);
+}
+
+}  // namespace bgsync

@@ -1,0 +1,100 @@
+// The browser-process library: everything Background Sync needs inside a multi-process browser, wired to the
+// embedder's own parts through the interfaces below. bgsync_browser is one embedder; docs/embedding.md shows
+// how another browser wires it in.
+//
+// What the embedder provides:
+//   - Clock                      time and timers (SystemClock in production)
+//   - NetworkStateProvider       connectivity and its emulation (ConnectivityController over netlink)
+//   - PermissionController       "background-sync" permission and policy
+//   - ServiceWorkerRegistryView  its service-worker registrations and open windows
+//   - worker_spec                how to start a registration's worker process (origin + argv)
+//   - ProcessLauncher            spawning and killing processes
+//   - StorageBackend             where registrations live (LevelDbStorageBackend in the profile)
+// What it must call: OnServiceWorkerUnregistered when a registration goes, OnNetworkChanged when connectivity
+// may have changed, and sessions().RevokeProcess(pid) when a renderer process exits.
+#ifndef BROWSER_BACKGROUND_SYNC_HOST_H_
+#define BROWSER_BACKGROUND_SYNC_HOST_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "browser/event_log.h"
+#include "browser/logging_event_dispatcher.h"
+#include "browser/process/process_launcher.h"
+#include "browser/process/worker_process_host.h"
+#include "components/background_sync/background_sync_engine.h"
+#include "services/background_sync/bad_message_reporter.h"
+#include "services/background_sync/one_shot_background_sync_service_impl.h"
+#include "services/background_sync/service_worker_host_impl.h"
+#include "services/background_sync/session_registry.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace bgsync {
+
+class BackgroundSyncHost {
+ public:
+  struct Config {
+    // The unix socket renderers and workers dial. Its directory must be private to the user (0700).
+    std::string socket_path;
+    BackgroundSyncParameters parameters;
+    WorkerHostOptions worker_options;
+    int max_worker_processes = 8;
+    // gRPC limits for untrusted peers (reliability.md P5).
+    int max_message_bytes = 64 * 1024;
+    int max_concurrent_streams = 64;
+  };
+  struct Embedder {
+    Clock* clock = nullptr;
+    NetworkStateProvider* network = nullptr;
+    PermissionController* permissions = nullptr;
+    ServiceWorkerRegistryView* registry = nullptr;
+    std::function<absl::StatusOr<WorkerSpec>(int64_t)> worker_spec;
+    ProcessLauncher* launcher = nullptr;
+    std::unique_ptr<StorageBackend> storage;  // owned
+  };
+
+  // Loads the store, starts the engine and serves the renderer- and worker-facing services on
+  // config.socket_path. Errors: the engine's (storage) or the server's (socket) with a clear message.
+  static absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> Start(Config config, Embedder embedder);
+
+  // Stops accepting calls, lets in-flight Registers finish (stored and answered), stops workers.
+  ~BackgroundSyncHost();
+
+  BackgroundSyncEngine& engine() { return *engine_; }
+  SessionRegistry& sessions() { return sessions_; }
+  ServiceWorkerHostImpl& workers() { return *worker_host_; }
+  // The engine's dispatcher (events are logged); DevTools-style direct dispatches go through it too.
+  SyncEventDispatcher& dispatcher() { return *dispatcher_; }
+  WorkerProcessHost& worker_processes() { return *worker_processes_; }
+  BadMessageReporter& bad_messages() { return bad_messages_; }
+  EventLog& log() { return log_; }
+  const std::string& socket_path() const { return config_.socket_path; }
+
+  // Embedder notifications.
+  void OnServiceWorkerUnregistered(int64_t sw_registration_id);
+  void OnNetworkChanged() { engine_->OnNetworkChanged(); }
+
+ private:
+  BackgroundSyncHost(Config config, Embedder& embedder);
+
+  const Config config_;
+  EventLog log_;
+  SessionRegistry sessions_;
+  ProcessLauncher* const launcher_;
+  BadMessageReporter bad_messages_;
+  std::unique_ptr<WorkerProcessHost> worker_processes_;
+  std::unique_ptr<ServiceWorkerHostImpl> worker_host_;
+  std::unique_ptr<LoggingEventDispatcher> dispatcher_;
+  std::unique_ptr<BackgroundSyncEngine> engine_;
+  std::unique_ptr<OneShotBackgroundSyncServiceImpl> one_shot_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace bgsync
+
+#endif  // BROWSER_BACKGROUND_SYNC_HOST_H_

@@ -1,0 +1,258 @@
+// bgsync_browser: a browser process embedding Background Sync (one embedder of BackgroundSyncHost).
+//
+// Usage: bgsync_browser [--profile DIR] [--offline] [--no-netlink] [--echo-log]
+//                       [--retry-delay SECONDS] [--retry-factor N] [--max-attempts N] [--event-timeout SECONDS]
+//                       [--worker-idle-timeout SECONDS]
+// The profile (default $XDG_DATA_HOME/bgsync/Default, else ~/.local/share/bgsync/Default) holds the LevelDB
+// stores. Each run makes a private runtime directory (0700) with browser.sock (renderers, workers) and admin.sock
+// (bgsyncctl), and writes its path to <profile>/RuntimeDirectory. SIGTERM/SIGINT: stop accepting, let in-flight
+// Registers finish, exit 0.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "browser/admin/browser_admin_service.h"
+#include "browser/background_sync_host.h"
+#include "browser/connectivity/connectivity_controller.h"
+#include "browser/connectivity/netlink_network_monitor.h"
+#include "browser/permission_store.h"
+#include "browser/process/renderer_process_host.h"
+#include "browser/service_worker/service_worker_registry.h"
+#include "components/background_sync/leveldb_storage_backend.h"
+#include "components/background_sync/system_clock.h"
+#include "grpcpp/grpcpp.h"
+
+namespace bgsync {
+namespace {
+
+struct Flags {
+  std::string profile;
+  bool offline = false;
+  bool netlink = true;
+  bool echo_log = false;
+  BackgroundSyncParameters parameters;
+  absl::Duration worker_idle_timeout = absl::Seconds(30);
+};
+
+void Usage() {
+  std::fprintf(stderr,
+               "usage: bgsync_browser [--profile DIR] [--offline] [--no-netlink] [--echo-log]\n"
+               "                      [--retry-delay SECONDS] [--retry-factor N] [--max-attempts N]\n"
+               "                      [--event-timeout SECONDS] [--worker-idle-timeout SECONDS]\n");
+}
+
+bool ParseFlags(int argc, char** argv, Flags& flags) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](double& out) { return i + 1 < argc && absl::SimpleAtod(argv[++i], &out) && out >= 0; };
+    double number = 0;
+    if (arg == "--profile" && i + 1 < argc) {
+      flags.profile = argv[++i];
+    } else if (arg == "--offline") {
+      flags.offline = true;
+    } else if (arg == "--no-netlink") {
+      flags.netlink = false;
+    } else if (arg == "--echo-log") {
+      flags.echo_log = true;
+    } else if (arg == "--retry-delay" && value(number)) {
+      flags.parameters.initial_retry_delay = absl::Seconds(number);
+    } else if (arg == "--retry-factor" && value(number) && number >= 1) {
+      flags.parameters.retry_delay_factor = static_cast<int>(number);
+    } else if (arg == "--max-attempts" && value(number) && number >= 1) {
+      flags.parameters.max_sync_attempts = static_cast<int>(number);
+    } else if (arg == "--event-timeout" && value(number) && number > 0) {
+      flags.parameters.max_sync_event_duration = absl::Seconds(number);
+    } else if (arg == "--worker-idle-timeout" && value(number) && number > 0) {
+      flags.worker_idle_timeout = absl::Seconds(number);
+    } else {
+      return false;
+    }
+  }
+  if (flags.profile.empty()) {
+    const char* xdg = std::getenv("XDG_DATA_HOME");
+    const char* home = std::getenv("HOME");
+    if (xdg && *xdg) {
+      flags.profile = absl::StrCat(xdg, "/bgsync/Default");
+    } else if (home && *home) {
+      flags.profile = absl::StrCat(home, "/.local/share/bgsync/Default");
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "bgsync_browser: %s\n", message.c_str());
+  return 1;
+}
+
+// The directory this binary lives in: sibling binaries (the renderer host) are found there.
+std::string OwnDirectory() {
+  std::error_code error;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  return error ? "." : self.parent_path().string();
+}
+
+int Run(const Flags& flags) {
+  std::error_code error;
+  std::filesystem::create_directories(flags.profile, error);
+  if (error)
+    return Fail(absl::StrCat("cannot create profile ", flags.profile, ": ", error.message()));
+
+  // One browser per profile: LevelDB's lock on the store refuses a second one.
+  absl::StatusOr<std::unique_ptr<LevelDbStorageBackend>> sync_store =
+      LevelDbStorageBackend::Open(flags.profile + "/BackgroundSync");
+  if (!sync_store.ok()) {
+    if (sync_store.status().code() == absl::StatusCode::kFailedPrecondition) {
+      return Fail(absl::StrCat("the profile ", flags.profile, " is in use by another bgsync_browser"));
+    }
+    return Fail(std::string(sync_store.status().message()));
+  }
+  absl::StatusOr<std::unique_ptr<LevelDbStorageBackend>> sw_store =
+      LevelDbStorageBackend::Open(flags.profile + "/ServiceWorkers");
+  if (!sw_store.ok())
+    return Fail(std::string(sw_store.status().message()));
+
+  // The private runtime directory for the sockets.
+  std::string runtime = (std::filesystem::temp_directory_path() / "bgsync-XXXXXX").string();
+  if (!mkdtemp(runtime.data()))
+    return Fail("mkdtemp failed");
+  chmod(runtime.c_str(), 0700);
+  { std::ofstream(flags.profile + "/RuntimeDirectory") << runtime << "\n"; }
+
+  SystemClock clock;
+  ProcessLauncher launcher;
+  PermissionStore permissions;
+  BackgroundSyncHost* host_for_callbacks = nullptr;
+  ConnectivityController connectivity([&host_for_callbacks] {
+    if (host_for_callbacks)
+      host_for_callbacks->OnNetworkChanged();
+  });
+  if (flags.offline)
+    connectivity.SetOverride(ConnectivityController::Override::kForceOffline);
+
+  SessionRegistry* sessions_for_windows = nullptr;
+  absl::StatusOr<std::unique_ptr<ServiceWorkerRegistry>> service_workers =
+      ServiceWorkerRegistry::Open(sw_store->get(), [&sessions_for_windows](const Origin& origin) {
+        return sessions_for_windows && sessions_for_windows->HasWindow(origin);
+      });
+  if (!service_workers.ok())
+    return Fail(std::string(service_workers.status().message()));
+  ServiceWorkerRegistry* registry = service_workers->get();
+
+  BackgroundSyncHost::Config config;
+  config.socket_path = runtime + "/browser.sock";
+  config.parameters = flags.parameters;
+  config.worker_options.idle_timeout = flags.worker_idle_timeout;
+  BackgroundSyncHost::Embedder embedder;
+  embedder.clock = &clock;
+  embedder.network = &connectivity;
+  embedder.permissions = &permissions;
+  embedder.registry = registry;
+  embedder.launcher = &launcher;
+  embedder.storage = *std::move(sync_store);
+  embedder.worker_spec = [registry](int64_t id) -> absl::StatusOr<WorkerSpec> {
+    absl::StatusOr<ServiceWorkerRegistration> r = registry->Get(id);
+    if (!r.ok())
+      return r.status();
+    if (r->state != ServiceWorkerState::kActive)
+      return absl::FailedPreconditionError("service worker not active");
+    return WorkerSpec{r->origin, r->worker_command};
+  };
+  absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> host = BackgroundSyncHost::Start(config, std::move(embedder));
+  if (!host.ok())
+    return Fail(std::string(host.status().message()));
+  (*host)->log().set_echo(flags.echo_log);
+  sessions_for_windows = &(*host)->sessions();
+  host_for_callbacks = host->get();
+  registry->AddUnregisterObserver([h = host->get()](int64_t id) {
+    h->log().Append({0, absl::Time(), "", id, "Service worker unregistered", "", ""});
+    h->OnServiceWorkerUnregistered(id);
+  });
+
+  std::unique_ptr<NetlinkNetworkMonitor> monitor;
+  if (flags.netlink) {
+    absl::StatusOr<std::unique_ptr<NetlinkNetworkMonitor>> started =
+        NetlinkNetworkMonitor::Start([&connectivity, h = host->get()](bool online) {
+          h->log().Append({0, absl::Time(), "", 0, online ? "Network online" : "Network offline", "", "netlink"});
+          connectivity.SetSystemOnline(online);
+        });
+    if (!started.ok())
+      return Fail(absl::StrCat("netlink: ", started.status().message()));
+    monitor = *std::move(started);
+    connectivity.SetSystemOnline(monitor->IsOnline());
+  } else {
+    connectivity.SetSystemOnline(true);
+  }
+
+  RendererProcessHost renderers(
+      {OwnDirectory() + "/bgsync_renderer_host", config.socket_path}, &launcher, &(*host)->sessions(),
+      [h = host->get()](pid_t pid, const Origin& origin) {
+        h->log().Append({0, absl::Time(), origin.Serialize(), 0, "Renderer exited", "", absl::StrCat("pid=", pid)});
+      });
+  BrowserAdminService admin(
+      {host->get(), registry, &renderers, &permissions, &connectivity,
+       [&monitor] { return monitor ? monitor->IsOnline() : true; }, flags.profile,
+       flags.offline ? admin::SetNetworkEmulationRequest::MODE_OFFLINE : admin::SetNetworkEmulationRequest::MODE_AUTO});
+  const std::string admin_path = runtime + "/admin.sock";
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + admin_path, grpc::InsecureServerCredentials());
+  builder.RegisterService(&admin);
+  std::unique_ptr<grpc::Server> admin_server = builder.BuildAndStart();
+  if (!admin_server)
+    return Fail("cannot serve the admin endpoint on " + admin_path);
+  chmod(admin_path.c_str(), 0600);
+
+  (*host)->log().Append({0, absl::Time(), "", 0, "Browser started", "",
+                         absl::StrCat("pid=", getpid(), " profile=", flags.profile, " runtime=", runtime)});
+  std::printf("bgsync_browser: ready (pid %d, profile %s, admin %s)\n", getpid(), flags.profile.c_str(),
+              admin_path.c_str());
+  std::fflush(stdout);
+
+  // Wait for SIGTERM or SIGINT (blocked in every thread, taken here).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  (*host)->log().Append({0, absl::Time(), "", 0, "Browser stopping", "", absl::StrCat("signal=", signal_number)});
+
+  admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  monitor.reset();
+  host_for_callbacks = nullptr;
+  host->reset();  // in-flight Registers finish, then the engine stops
+  std::filesystem::remove_all(runtime, error);
+  std::filesystem::remove(flags.profile + "/RuntimeDirectory", error);
+  return 0;
+}
+
+}  // namespace
+}  // namespace bgsync
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread starts, so that only sigwait() takes them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  bgsync::Flags flags;
+  if (!bgsync::ParseFlags(argc, argv, flags)) {
+    bgsync::Usage();
+    return 2;
+  }
+  return bgsync::Run(flags);
+}

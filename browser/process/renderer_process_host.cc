@@ -1,0 +1,131 @@
+#include "browser/process/renderer_process_host.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace bgsync {
+
+RendererProcessHost::RendererProcessHost(Options options,
+                                         ProcessLauncher* launcher,
+                                         SessionRegistry* sessions,
+                                         std::function<void(pid_t, const Origin&)> on_exit)
+    : options_(std::move(options)), launcher_(launcher), sessions_(sessions), on_exit_(std::move(on_exit)) {}
+
+RendererProcessHost::~RendererProcessHost() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [pid, renderer] : renderers_) {
+    if (renderer.stdin_fd >= 0)
+      close(renderer.stdin_fd);
+    renderer.stdin_fd = -1;
+  }
+}
+
+absl::StatusOr<RendererProcessHost::Opened> RendererProcessHost::Open(const Origin& origin,
+                                                                      ClientType type,
+                                                                      const std::vector<std::string>& script,
+                                                                      const std::string& output_path,
+                                                                      bool keep_open) {
+  if (type == ClientType::kServiceWorker)
+    return absl::InvalidArgumentError("a renderer is a window or an iframe");
+  if (!origin.IsPotentiallyTrustworthy()) {
+    return absl::InvalidArgumentError(absl::StrCat(origin.Serialize(), " is not a secure origin"));
+  }
+  int output =
+      open(output_path.empty() ? "/dev/null" : output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (output < 0)
+    return absl::InternalError(absl::StrCat("open ", output_path, ": ", strerror(errno)));
+  int input[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, input) != 0) {
+    close(output);
+    return absl::InternalError(absl::StrCat("socketpair: ", strerror(errno)));
+  }
+  absl::StatusOr<SessionRegistry::Created> session = sessions_->Create(origin, type, 0, 0);
+  if (!session.ok()) {
+    close(output), close(input[0]), close(input[1]);
+    return session.status();
+  }
+
+  LaunchOptions launch;
+  launch.argv = {options_.renderer_binary};
+  launch.bootstrap = absl::StrCat("socket=", options_.socket_path, "\ntoken=", session->token,
+                                  "\norigin=", origin.Serialize(), "\nclient_type=", ClientTypeName(type), "\n");
+  launch.stdin_fd = input[0];
+  launch.stdout_fd = output;
+  launch.stderr_fd = output;
+  absl::StatusOr<pid_t> pid;
+  {
+    // Hold the lock across the launch so that a quick exit finds the renderer registered.
+    absl::MutexLock lock(&mu_);
+    pid = launcher_->Launch(launch, [this](pid_t pid, int) { OnExit(pid); });
+    if (pid.ok())
+      renderers_[*pid] = Renderer{origin, -1};
+  }
+  close(input[0]);
+  close(output);
+  if (!pid.ok()) {
+    close(input[1]);
+    sessions_->Revoke(session->session.id);
+    return pid.status();
+  }
+  sessions_->SetPid(session->session.id, *pid);
+
+  std::string text;
+  for (const std::string& line : script)
+    absl::StrAppend(&text, line, "\n");
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = send(input[1], text.data() + done, text.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    done += static_cast<size_t>(n);
+  }
+  if (keep_open) {
+    absl::MutexLock lock(&mu_);
+    auto it = renderers_.find(*pid);
+    if (it != renderers_.end()) {
+      it->second.stdin_fd = input[1];
+      input[1] = -1;
+    }
+  }
+  if (input[1] >= 0)
+    close(input[1]);
+  return Opened{*pid, session->session.id};
+}
+
+bool RendererProcessHost::Close(pid_t pid) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!renderers_.contains(pid))
+      return false;
+  }
+  launcher_->Kill(pid);
+  return true;
+}
+
+void RendererProcessHost::OnExit(pid_t pid) {
+  Origin origin;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = renderers_.find(pid);
+    if (it == renderers_.end())
+      return;
+    origin = it->second.origin;
+    if (it->second.stdin_fd >= 0)
+      close(it->second.stdin_fd);
+    renderers_.erase(it);
+  }
+  // The window is gone: so is its session, and its unacknowledged registrations become fireable.
+  sessions_->RevokeProcess(pid);
+  if (on_exit_)
+    on_exit_(pid, origin);
+}
+
+}  // namespace bgsync

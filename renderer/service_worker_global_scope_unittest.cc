@@ -1,0 +1,267 @@
+#include "renderer/service_worker_global_scope.h"
+
+#include <grpcpp/channel.h>
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "public/mojom/background_sync.grpc.pb.h"
+#include "renderer/browser_channel.h"
+#include "renderer/fake_browser_services.h"
+#include "renderer/test_server.h"
+
+namespace bgsync {
+namespace {
+
+using mojom::WorkerMessage;
+
+std::shared_future<absl::Status> Settled(absl::Status status) {
+  std::promise<absl::Status> promise;
+  promise.set_value(std::move(status));
+  return promise.get_future().share();
+}
+
+class ServiceWorkerGlobalScopeTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.started());
+    absl::StatusOr<std::unique_ptr<ServiceWorkerGlobalScope>> scope =
+        ServiceWorkerGlobalScope::Connect(ConnectToBrowser(server_.Bootstrap()), kTestSessionToken);
+    ASSERT_TRUE(scope.ok()) << scope.status();
+    scope_ = *std::move(scope);
+  }
+
+  void TearDown() override {
+    if (stream_ != nullptr)
+      stream_->End(grpc::Status::OK);
+    WaitForRunToReturn().IgnoreError();  // each test checks the status it cares about
+  }
+
+  // Runs the scope on a thread of its own and waits for its stream to open.
+  void StartRunning() {
+    run_thread_ = std::thread([this] {
+      run_status_ = scope_->Run();
+      run_returned_.Notify();
+    });
+    stream_ = host_.WaitForStream();
+    ASSERT_NE(stream_, nullptr);
+  }
+
+  absl::Status WaitForRunToReturn() {
+    if (!run_thread_.joinable())
+      return run_status_;
+    if (!run_returned_.WaitForNotificationWithTimeout(kTestTimeout)) {
+      // The thread uses this fixture: it cannot be left running.
+      std::fprintf(stderr, "ServiceWorkerGlobalScope::Run did not return\n");
+      std::abort();
+    }
+    run_thread_.join();
+    return run_status_;
+  }
+
+  // The worker's message at `index`, once it has arrived.
+  WorkerMessage MessageAt(size_t index) {
+    if (!stream_->WaitForMessages(index + 1)) {
+      ADD_FAILURE() << "no message " << index << " from the worker";
+      return WorkerMessage();
+    }
+    return stream_->received()[index];
+  }
+
+  FakeWorkerHost host_;
+  TestServer server_{{&host_}};
+  std::unique_ptr<ServiceWorkerGlobalScope> scope_;
+  FakeWorkerStream* stream_ = nullptr;
+  std::thread run_thread_;
+  absl::Notification run_returned_;
+  absl::Status run_status_;
+};
+
+void ExpectResult(const WorkerMessage& message, uint64_t event_id, mojom::SyncEventStatus status) {
+  ASSERT_TRUE(message.has_sync_event_result()) << message.DebugString();
+  EXPECT_EQ(message.sync_event_result().event_id(), event_id);
+  EXPECT_EQ(message.sync_event_result().status(), status) << mojom::SyncEventStatus_Name(status) << " expected";
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, ConnectRejectsBadArguments) {
+  EXPECT_EQ(ServiceWorkerGlobalScope::Connect(nullptr, kTestSessionToken).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ServiceWorkerGlobalScope::Connect(ConnectToBrowser(server_.Bootstrap()), "ABC").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, SendsReadyFirstWithTheSessionToken) {
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  EXPECT_TRUE(MessageAt(0).has_ready());
+  EXPECT_EQ(stream_->tokens(), std::vector<std::string>{kTestSessionToken});
+  stream_->End(grpc::Status::OK);
+  EXPECT_TRUE(WaitForRunToReturn().ok());
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, DispatchesEventWithTagLastChanceAndDeadline) {
+  absl::Mutex mu;
+  std::vector<std::tuple<std::string, bool, absl::Time>> seen;
+  scope_->AddEventListener("sync", [&](SyncEvent& event) {
+    absl::MutexLock lock(&mu);
+    seen.emplace_back(event.tag(), event.last_chance(), event.deadline());
+  });
+  bool other_type_called = false;
+  scope_->AddEventListener("periodicsync", [&](SyncEvent&) { other_type_called = true; });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  EXPECT_TRUE(MessageAt(0).has_ready());
+
+  absl::Time before = absl::Now();
+  stream_->SendSyncEvent(7, "outbox", /*last_chance=*/true, /*timeout_ms=*/60000);
+  ExpectResult(MessageAt(1), 7, mojom::SYNC_EVENT_STATUS_COMPLETED);
+  absl::Time after = absl::Now();
+  stream_->SendSyncEvent(8, "", /*last_chance=*/false, /*timeout_ms=*/1000);
+  ExpectResult(MessageAt(2), 8, mojom::SYNC_EVENT_STATUS_COMPLETED);
+
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(std::get<0>(seen[0]), "outbox");
+  EXPECT_TRUE(std::get<1>(seen[0]));
+  EXPECT_GE(std::get<2>(seen[0]), before + absl::Seconds(60));
+  EXPECT_LE(std::get<2>(seen[0]), after + absl::Seconds(60));
+  EXPECT_EQ(std::get<0>(seen[1]), "");
+  EXPECT_FALSE(std::get<1>(seen[1]));
+  EXPECT_FALSE(other_type_called);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, FulfilledWaitUntilCompletes) {
+  scope_->AddEventListener("sync", [](SyncEvent& event) {
+    event.WaitUntil(Settled(absl::OkStatus()));
+    event.WaitUntil(Settled(absl::OkStatus()));
+  });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendSyncEvent(1, "a", false, 60000);
+  ExpectResult(MessageAt(1), 1, mojom::SYNC_EVENT_STATUS_COMPLETED);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, RejectedWaitUntilRejects) {
+  scope_->AddEventListener("sync", [](SyncEvent& event) {
+    event.WaitUntil(Settled(absl::OkStatus()));
+    event.WaitUntil(Settled(absl::UnavailableError("offline after all")));
+  });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendSyncEvent(1, "a", false, 60000);
+  ExpectResult(MessageAt(1), 1, mojom::SYNC_EVENT_STATUS_REJECTED);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, PromiseHoldingAnExceptionRejects) {
+  scope_->AddEventListener("sync", [](SyncEvent& event) {
+    std::promise<absl::Status> promise;
+    promise.set_exception(std::make_exception_ptr(std::runtime_error("boom")));
+    event.WaitUntil(promise.get_future().share());
+  });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendSyncEvent(1, "a", false, 60000);
+  ExpectResult(MessageAt(1), 1, mojom::SYNC_EVENT_STATUS_REJECTED);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, ThrowingHandlerRejectsAndLaterHandlersStillRun) {
+  std::atomic<bool> second_handler_ran{false};
+  scope_->AddEventListener("sync", [](SyncEvent&) { throw std::runtime_error("handler failed"); });
+  scope_->AddEventListener("sync", [&](SyncEvent&) { second_handler_ran = true; });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendSyncEvent(1, "a", false, 60000);
+  ExpectResult(MessageAt(1), 1, mojom::SYNC_EVENT_STATUS_REJECTED);
+  EXPECT_TRUE(second_handler_ran);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, SlowEventDoesNotHoldUpAnother) {
+  std::promise<absl::Status> slow;
+  std::shared_future<absl::Status> slow_future = slow.get_future().share();
+  scope_->AddEventListener("sync", [&](SyncEvent& event) {
+    event.WaitUntil(event.tag() == "slow" ? slow_future : Settled(absl::OkStatus()));
+  });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendSyncEvent(1, "slow", false, 60000);
+  stream_->SendSyncEvent(2, "fast", false, 60000);
+  ExpectResult(MessageAt(1), 2, mojom::SYNC_EVENT_STATUS_COMPLETED);
+  EXPECT_EQ(stream_->received().size(), 2u);  // the slow one is still unanswered
+
+  slow.set_value(absl::OkStatus());
+  ExpectResult(MessageAt(2), 1, mojom::SYNC_EVENT_STATUS_COMPLETED);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, WaitUntilWhileAnotherPromiseIsPendingExtendsTheEvent) {
+  std::promise<absl::Status> first;
+  std::shared_future<absl::Status> first_future = first.get_future().share();
+  absl::Notification handler_returned;
+  SyncEvent* event_seen = nullptr;
+  scope_->AddEventListener("sync", [&](SyncEvent& event) {
+    event.WaitUntil(first_future);
+    event_seen = &event;
+    handler_returned.Notify();
+  });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendSyncEvent(1, "a", false, 60000);
+  ASSERT_TRUE(handler_returned.WaitForNotificationWithTimeout(kTestTimeout));
+  // The first promise is unsettled, so the event is alive and may be extended from another thread.
+  event_seen->WaitUntil(Settled(absl::InternalError("later failure")));
+  first.set_value(absl::OkStatus());
+  ExpectResult(MessageAt(1), 1, mojom::SYNC_EVENT_STATUS_REJECTED);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, BrowserEndingTheStreamEndsRun) {
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  EXPECT_TRUE(MessageAt(0).has_ready());
+  stream_->End(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "session revoked"));
+  absl::Status status = WaitForRunToReturn();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(status.message(), "session revoked");
+  EXPECT_EQ(scope_->Run().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, StopAbortsEventsInFlightAndClosesTheStream) {
+  std::promise<absl::Status> never_before_stop;
+  std::shared_future<absl::Status> future = never_before_stop.get_future().share();
+  absl::Notification handler_ran;
+  scope_->AddEventListener("sync", [&](SyncEvent& event) {
+    event.WaitUntil(future);
+    handler_ran.Notify();
+  });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendSyncEvent(5, "a", false, 60000);
+  ASSERT_TRUE(handler_ran.WaitForNotificationWithTimeout(kTestTimeout));
+
+  scope_->Stop();
+  ExpectResult(MessageAt(1), 5, mojom::SYNC_EVENT_STATUS_ABORTED);
+  EXPECT_TRUE(stream_->WaitForHalfClose());
+  stream_->End(grpc::Status::OK);
+  EXPECT_TRUE(WaitForRunToReturn().ok());
+  // Settling now reports nothing: the event was answered.
+  never_before_stop.set_value(absl::OkStatus());
+  EXPECT_EQ(stream_->received().size(), 2u);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, StopBeforeRunMakesRunReturnAtOnce) {
+  scope_->Stop();
+  EXPECT_TRUE(scope_->Run().ok());
+  EXPECT_EQ(host_.stream_count(), 0u);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, UnreachableBrowserFailsRun) {
+  absl::StatusOr<std::unique_ptr<ServiceWorkerGlobalScope>> scope =
+      ServiceWorkerGlobalScope::Connect(ConnectToBrowser(server_.UnreachableBootstrap()), kTestSessionToken);
+  ASSERT_TRUE(scope.ok());
+  EXPECT_EQ((*scope)->Run().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace bgsync

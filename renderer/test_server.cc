@@ -1,0 +1,62 @@
+#include "renderer/test_server.h"
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/server_context.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "gtest/gtest.h"
+#include "renderer/browser_channel.h"
+
+namespace bgsync {
+
+TestServer::TestServer(const std::vector<grpc::Service*>& services) {
+  // Under /tmp rather than $TMPDIR: a unix socket path must fit in 108 bytes.
+  char directory[] = "/tmp/bgsync-renderer-test-XXXXXX";
+  if (mkdtemp(directory) == nullptr) {
+    ADD_FAILURE() << "mkdtemp failed";
+    return;
+  }
+  directory_ = directory;
+  socket_path_ = directory_ + "/browser.sock";
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + socket_path_, grpc::InsecureServerCredentials());
+  for (grpc::Service* service : services)
+    builder.RegisterService(service);
+  server_ = builder.BuildAndStart();
+  EXPECT_NE(server_, nullptr) << "the test server did not start on " << socket_path_;
+}
+
+TestServer::~TestServer() {
+  if (server_)
+    server_->Shutdown();
+  server_.reset();
+  if (!socket_path_.empty())
+    unlink(socket_path_.c_str());
+  if (!directory_.empty())
+    rmdir(directory_.c_str());
+}
+
+SessionBootstrap TestServer::Bootstrap() const {
+  SessionBootstrap bootstrap;
+  bootstrap.socket_path = socket_path_;
+  bootstrap.token = kTestSessionToken;
+  return bootstrap;
+}
+
+SessionBootstrap TestServer::UnreachableBootstrap() const {
+  SessionBootstrap bootstrap = Bootstrap();
+  bootstrap.socket_path = directory_ + "/nobody-listens.sock";
+  return bootstrap;
+}
+
+std::vector<std::string> SessionTokensOf(const grpc::ServerContextBase& context) {
+  std::vector<std::string> tokens;
+  auto range = context.client_metadata().equal_range(kSessionMetadataKey);
+  for (auto it = range.first; it != range.second; ++it)
+    tokens.emplace_back(it->second.data(), it->second.size());
+  return tokens;
+}
+
+}  // namespace bgsync

@@ -1,0 +1,1179 @@
+// bgsyncctl: the command-line tool over bgsync_browser's admin endpoint (browser/admin/admin.proto). Every
+// command and flag is described in tools/bgsyncctl/README.md and by `bgsyncctl COMMAND --help`.
+//
+// Exit status: 0 success; 1 the operation failed ("bgsyncctl: <what>: <message>" on stderr); 2 usage error;
+// 3 the browser cannot be reached (no RuntimeDirectory, or the admin socket refuses connections).
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "browser/admin/admin.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "public/background_sync_error.h"
+#include "public/mojom/background_sync.grpc.pb.h"
+#include "public/origin.h"
+#include "public/sync_tag.h"
+#include "renderer/browser_channel.h"
+#include "renderer/session_bootstrap.h"
+#include "tools/bgsyncctl/bgsyncctl_format.h"
+
+namespace bgsync {
+namespace bgsyncctl {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnreachable = 3;
+
+// How long an ordinary admin call may take. DispatchSyncEvent waits for the worker (the browser gives the event
+// up to three minutes), and a followed log has no deadline.
+constexpr absl::Duration kCallTimeout = absl::Seconds(30);
+constexpr absl::Duration kDispatchTimeout = absl::Minutes(5);
+
+constexpr char kGlobalFlagsHelp[] =
+    "global flags (before or after the command's arguments):\n"
+    "  --profile DIR        the browser's profile; its RuntimeDirectory file names the sockets' directory\n"
+    "                       (default: $XDG_DATA_HOME/bgsync/Default, else ~/.local/share/bgsync/Default)\n"
+    "  --admin-socket PATH  the admin socket itself (overrides --profile)\n"
+    "  --json               machine-readable output: one JSON value (for `log`: one JSON object per line)\n"
+    "  --help, -h           help for bgsyncctl or for the command\n";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Command table and argument parsing.
+
+class Cli;
+struct Args;
+using Handler = int (*)(Cli& cli, const Args& args);
+
+struct Command {
+  const char* name;                        // the command words, e.g. "sw install"
+  const char* synopsis;                    // what follows them, e.g. "ORIGIN SCOPE -- COMMAND..."
+  const char* summary;                     // one line
+  const char* details;                     // flags and notes; "" when none
+  std::vector<std::string> switches;       // boolean flags, e.g. "--iframe"
+  std::vector<std::string> value_options;  // flags that take a value, e.g. "--output"
+  size_t min_positional;
+  size_t max_positional;
+  bool takes_command;  // "-- COMMAND..." holds an argv (sw install)
+  Handler run;
+};
+
+struct Args {
+  std::vector<std::string> positional;
+  std::vector<std::string> command;  // after "--", for commands that take one
+  std::set<std::string> switches;
+  std::map<std::string, std::vector<std::string>> values;
+
+  bool Has(const std::string& flag) const { return switches.count(flag) > 0 || values.count(flag) > 0; }
+  // The last value given for `flag`, or "" when it was not given.
+  std::string Value(const std::string& flag) const {
+    auto it = values.find(flag);
+    return it == values.end() || it->second.empty() ? std::string() : it->second.back();
+  }
+  std::vector<std::string> Values(const std::string& flag) const {
+    auto it = values.find(flag);
+    return it == values.end() ? std::vector<std::string>() : it->second;
+  }
+};
+
+struct Globals {
+  std::string profile;
+  std::string admin_socket;
+  bool json = false;
+};
+
+// Returns the default profile directory, or "" when neither $XDG_DATA_HOME nor $HOME is set.
+std::string DefaultProfile() {
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  const char* home = std::getenv("HOME");
+  if (xdg && *xdg)
+    return absl::StrCat(xdg, "/bgsync/Default");
+  if (home && *home)
+    return absl::StrCat(home, "/.local/share/bgsync/Default");
+  return "";
+}
+
+bool ParseId(const std::string& text, int64_t* id) {
+  return absl::SimpleAtoi(text, id) && *id > 0;
+}
+
+std::string CodeName(grpc::StatusCode code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+// A relative path means the caller's working directory, not the browser's: make it absolute.
+std::string AbsolutePath(const std::string& path) {
+  if (path.empty() || path[0] == '/')
+    return path;
+  std::error_code error;
+  std::filesystem::path absolute = std::filesystem::absolute(path, error);
+  return error ? path : absolute.lexically_normal().string();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The connection to the browser and the helpers every command uses.
+
+class Cli {
+ public:
+  Cli(Globals globals, const Command* command) : globals_(std::move(globals)), command_(command) {}
+
+  bool json() const { return globals_.json; }
+  const std::string& admin_socket_path() const { return admin_socket_; }
+  admin::BrowserAdmin::Stub& admin() { return *admin_; }
+
+  // "bgsyncctl: <command>: <message>" on stderr; returns kExitFailed.
+  int Fail(absl::string_view message) const {
+    std::fprintf(stderr, "bgsyncctl: %s: %s\n", command_->name, std::string(message).c_str());
+    return kExitFailed;
+  }
+
+  // A usage error of the current command: the message, then its synopsis. Returns kExitUsage.
+  int Usage(absl::string_view message) const {
+    std::fprintf(stderr, "bgsyncctl: %s: %s\nusage: bgsyncctl %s %s\n(see `bgsyncctl %s --help`)\n", command_->name,
+                 std::string(message).c_str(), command_->name, command_->synopsis, command_->name);
+    return kExitUsage;
+  }
+
+  // Says the browser cannot be reached and how to start it. Returns kExitUnreachable.
+  int Unreachable(absl::string_view message) const {
+    std::fprintf(stderr, "bgsyncctl: cannot reach the browser: %s\n", std::string(message).c_str());
+    if (globals_.admin_socket.empty()) {
+      std::string profile_flag = globals_.profile.empty() ? "" : " --profile " + ShellJoin({profile_});
+      std::fprintf(stderr, "bgsyncctl: is bgsync_browser running? start it with: bgsync_browser%s\n",
+                   profile_flag.c_str());
+    } else {
+      std::fprintf(stderr, "bgsyncctl: is bgsync_browser running? start it with: bgsync_browser [--profile DIR]\n");
+    }
+    return kExitUnreachable;
+  }
+
+  // Finds the admin socket (--admin-socket, or <profile>/RuntimeDirectory), checks that it accepts connections
+  // and makes the stub. Returns kExitOk, or kExitUnreachable after saying why.
+  int Connect() {
+    if (!globals_.admin_socket.empty()) {
+      admin_socket_ = globals_.admin_socket;
+    } else {
+      profile_ = globals_.profile.empty() ? DefaultProfile() : globals_.profile;
+      if (profile_.empty())
+        return Unreachable("no profile: neither $XDG_DATA_HOME nor $HOME is set (use --profile or --admin-socket)");
+      const std::string file = profile_ + "/RuntimeDirectory";
+      std::ifstream in(file);
+      std::stringstream text;
+      text << in.rdbuf();
+      std::string runtime(absl::StripAsciiWhitespace(text.str()));
+      if (!in || runtime.empty())
+        return Unreachable(absl::StrCat("no browser runs on the profile ", profile_, " (", file, " does not exist)"));
+      admin_socket_ = runtime + "/admin.sock";
+    }
+    if (std::string error = ProbeSocket(admin_socket_); !error.empty())
+      return Unreachable(error);
+
+    grpc::ChannelArguments arguments;
+    arguments.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);  // a local socket: never through a proxy
+    admin_channel_ = grpc::CreateCustomChannel("unix:" + admin_socket_, grpc::InsecureChannelCredentials(), arguments);
+    admin_ = admin::BrowserAdmin::NewStub(admin_channel_);
+    return kExitOk;
+  }
+
+  // Runs `call` on a fresh context with a deadline `timeout` away (none when infinite) and turns its status into
+  // an exit code, having reported a failure.
+  template <typename Call>
+  int Rpc(Call call, absl::Duration timeout = kCallTimeout) {
+    grpc::ClientContext context;
+    if (timeout != absl::InfiniteDuration())
+      context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    return Check(call(&context), *admin_channel_);
+  }
+
+  // Turns a finished call's status into an exit code, reporting a failure. UNAVAILABLE on a channel that is no
+  // longer connected means the browser went away (kExitUnreachable); every other error is the operation's.
+  int Check(const grpc::Status& status, grpc::Channel& channel) const {
+    if (status.ok())
+      return kExitOk;
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && channel.GetState(false) != GRPC_CHANNEL_READY)
+      return Unreachable(absl::StrCat("lost the connection to ", admin_socket_, ": ", status.error_message()));
+    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+      return Fail("the browser did not answer in time");
+    return Fail(status.error_message().empty() ? CodeName(status.error_code()) : status.error_message());
+  }
+
+  // Reports a DOMException as a page would see it; in --json mode, also as {"error": {...}} on stdout.
+  int FailWithDomException(BackgroundSyncError error) const {
+    DomException exception = ToDomException(error);
+    if (json()) {
+      JsonObject object;
+      object.Add("name", exception.name).Add("message", exception.message).Add("code", SyncErrorName(error));
+      std::printf("%s\n", JsonObject().AddRaw("error", object.Serialize()).Serialize().c_str());
+    }
+    return Fail(absl::StrCat(exception.name, ": ", exception.message, " (", SyncErrorName(error), ")"));
+  }
+
+  // A session of a top-level window of an origin, opened through the admin endpoint: this process acts as a page.
+  struct Page {
+    uint64_t session_id = 0;
+    std::string token;
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<mojom::OneShotBackgroundSyncService::Stub> sync;
+  };
+
+  // Opens a window session for `origin`. Returns an exit code (having reported a failure).
+  int OpenPage(const std::string& origin, Page* page) {
+    admin::OpenSessionRequest request;
+    request.set_origin(origin);
+    request.set_client_type(admin::CLIENT_TYPE_WINDOW);
+    admin::OpenSessionReply reply;
+    if (int rc = Rpc([&](grpc::ClientContext* c) { return admin().OpenSession(c, request, &reply); }))
+      return rc;
+    page->session_id = reply.session_id();
+    page->token = reply.token();
+    SessionBootstrap bootstrap;
+    bootstrap.socket_path = reply.socket_path();
+    bootstrap.token = reply.token();
+    page->channel = ConnectToBrowser(bootstrap);
+    page->sync = mojom::OneShotBackgroundSyncService::NewStub(page->channel);
+    return kExitOk;
+  }
+
+  // Ends a session opened with OpenPage. Failures are ignored: the browser revokes it when it exits anyway.
+  void ClosePage(const Page& page) {
+    admin::CloseSessionRequest request;
+    request.set_session_id(page.session_id);
+    admin::Empty reply;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+    admin().CloseSession(&context, request, &reply).ok();
+  }
+
+  // A call on a page's session: the session token in the metadata, and the deadline of ordinary calls.
+  template <typename Call>
+  int PageRpc(const Page& page, Call call) {
+    grpc::ClientContext context;
+    AddSessionMetadata(context, page.token);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+    return Check(call(&context), *page.channel);
+  }
+
+  // Prints "ok" (or {"ok":true}) for a command that has nothing else to say.
+  void PrintOk() const { std::printf("%s\n", json() ? "{\"ok\":true}" : "ok"); }
+
+ private:
+  // Connects to the unix socket at `path` and disconnects: "" if it accepts, else why not.
+  static std::string ProbeSocket(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(address.sun_path))
+      return absl::StrCat("the socket path ", path, " is too long");
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      return absl::StrCat("socket: ", std::strerror(errno));
+    int result = connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+    int error = errno;
+    close(fd);
+    if (result == 0)
+      return "";
+    if (error == ENOENT)
+      return absl::StrCat(path, " does not exist (the browser exited?)");
+    if (error == ECONNREFUSED)
+      return absl::StrCat("connection to ", path, " refused (the browser exited?)");
+    return absl::StrCat("cannot connect to ", path, ": ", std::strerror(error));
+  }
+
+  Globals globals_;
+  const Command* command_;
+  std::string profile_;
+  std::string admin_socket_;
+  std::shared_ptr<grpc::Channel> admin_channel_;
+  std::unique_ptr<admin::BrowserAdmin::Stub> admin_;
+};
+
+// Reads a TAG argument: literal bytes, or with --encoded the printed form (percent-encoding, `""` for empty).
+bool ParseTagArgument(Cli& cli, const Args& args, const std::string& text, std::string* tag, int* rc) {
+  if (!args.Has("--encoded")) {
+    *tag = text;
+    return true;
+  }
+  std::optional<std::string> decoded = ParseDisplayTag(text);
+  if (!decoded) {
+    *rc = cli.Usage(absl::StrCat("the tag \"", text, "\" is not percent-encoded (a '%' needs two hex digits)"));
+    return false;
+  }
+  *tag = *std::move(decoded);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Service workers.
+
+std::string ServiceWorkerJson(const admin::ServiceWorkerInfo& info) {
+  std::vector<std::string> command;
+  for (const std::string& arg : info.command())
+    command.push_back(JsonString(arg));
+  return JsonObject()
+      .Add("id", info.id())
+      .Add("origin", info.origin())
+      .Add("scope", info.scope())
+      .Add("active", info.active())
+      .Add("worker_pid", info.worker_pid())
+      .AddRaw("command", JsonArray(command))
+      .Serialize();
+}
+
+int SwInstall(Cli& cli, const Args& args) {
+  if (args.command.empty())
+    return cli.Usage("missing the worker command after \"--\"");
+  admin::InstallServiceWorkerRequest request;
+  request.set_origin(args.positional[0]);
+  request.set_scope(args.positional[1]);
+  for (size_t i = 0; i < args.command.size(); ++i) {
+    // The browser runs the command from its own directory: a relative program path is made absolute here.
+    const std::string& arg = args.command[i];
+    request.add_command(i == 0 && absl::StrContains(arg, '/') ? AbsolutePath(arg) : arg);
+  }
+  if (int rc = cli.Connect())
+    return rc;
+  admin::ServiceWorkerInfo info;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().InstallServiceWorker(c, request, &info); }))
+    return rc;
+  if (cli.json()) {
+    std::printf("%s\n", ServiceWorkerJson(info).c_str());
+  } else {
+    std::printf("%lld\n", static_cast<long long>(info.id()));
+  }
+  return kExitOk;
+}
+
+int SwActivate(Cli& cli, const Args& args) {
+  admin::ServiceWorkerId request;
+  int64_t id = 0;
+  if (!ParseId(args.positional[0], &id))
+    return cli.Usage(absl::StrCat("ID must be a positive integer, not \"", args.positional[0], "\""));
+  request.set_id(id);
+  if (int rc = cli.Connect())
+    return rc;
+  admin::ServiceWorkerInfo info;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().ActivateServiceWorker(c, request, &info); }))
+    return rc;
+  if (cli.json()) {
+    std::printf("%s\n", ServiceWorkerJson(info).c_str());
+  } else {
+    cli.PrintOk();
+  }
+  return kExitOk;
+}
+
+int SwUnregister(Cli& cli, const Args& args) {
+  admin::ServiceWorkerId request;
+  int64_t id = 0;
+  if (!ParseId(args.positional[0], &id))
+    return cli.Usage(absl::StrCat("ID must be a positive integer, not \"", args.positional[0], "\""));
+  request.set_id(id);
+  if (int rc = cli.Connect())
+    return rc;
+  admin::Empty reply;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().UnregisterServiceWorker(c, request, &reply); }))
+    return rc;
+  cli.PrintOk();
+  return kExitOk;
+}
+
+int SwList(Cli& cli, const Args&) {
+  if (int rc = cli.Connect())
+    return rc;
+  admin::ServiceWorkerList list;
+  if (int rc =
+          cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().ListServiceWorkers(c, admin::Empty(), &list); }))
+    return rc;
+  if (cli.json()) {
+    std::vector<std::string> rows;
+    for (const admin::ServiceWorkerInfo& info : list.service_workers())
+      rows.push_back(ServiceWorkerJson(info));
+    std::printf("%s\n", JsonArray(rows).c_str());
+    return kExitOk;
+  }
+  Table table({"ID", "ORIGIN", "SCOPE", "ACTIVE", "WORKER PID", "COMMAND"});
+  for (const admin::ServiceWorkerInfo& info : list.service_workers()) {
+    table.AddRow({absl::StrCat(info.id()), info.origin(), info.scope(), info.active() ? "yes" : "no",
+                  info.worker_pid() ? absl::StrCat(info.worker_pid()) : "-",
+                  ShellJoin({info.command().begin(), info.command().end()})});
+  }
+  std::printf("%s", table.Render().c_str());
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Windows and pages.
+
+int OpenWindow(Cli& cli, const Args& args) {
+  admin::OpenWindowRequest request;
+  request.set_origin(args.positional[0]);
+  request.set_client_type(args.Has("--iframe") ? admin::CLIENT_TYPE_IFRAME : admin::CLIENT_TYPE_WINDOW);
+  request.set_keep_open(args.Has("--keep-open"));
+  if (args.Has("--output"))
+    request.set_output_path(AbsolutePath(args.Value("--output")));
+  for (const std::string& line : args.Values("--script")) {
+    if (absl::StrContains(line, '\n'))
+      return cli.Usage("a --script line may not contain a newline (give one --script per command)");
+    request.add_script(line);
+  }
+  if (int rc = cli.Connect())
+    return rc;
+  admin::OpenWindowReply reply;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().OpenWindow(c, request, &reply); }))
+    return rc;
+  if (cli.json()) {
+    std::printf("%s\n", JsonObject().Add("pid", reply.pid()).Add("session_id", reply.session_id()).Serialize().c_str());
+  } else {
+    std::printf("pid %d session %llu\n", reply.pid(), static_cast<unsigned long long>(reply.session_id()));
+  }
+  return kExitOk;
+}
+
+int CloseWindow(Cli& cli, const Args& args) {
+  int32_t pid = 0;
+  if (!absl::SimpleAtoi(args.positional[0], &pid) || pid <= 0)
+    return cli.Usage(absl::StrCat("PID must be a positive integer, not \"", args.positional[0], "\""));
+  admin::CloseWindowRequest request;
+  request.set_pid(pid);
+  if (int rc = cli.Connect())
+    return rc;
+  admin::Empty reply;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().CloseWindow(c, request, &reply); }))
+    return rc;
+  cli.PrintOk();
+  return kExitOk;
+}
+
+int Register(Cli& cli, const Args& args) {
+  const std::string& origin = args.positional[0];
+  int64_t sw_id = 0;
+  if (!ParseId(args.positional[1], &sw_id))
+    return cli.Usage(absl::StrCat("SW_ID must be a positive integer, not \"", args.positional[1], "\""));
+  std::string tag;
+  int rc = kExitOk;
+  if (!ParseTagArgument(cli, args, args.positional[2], &tag, &rc))
+    return rc;
+  if (!IsWellFormedUtf8(tag))
+    return cli.Usage("the tag is not well-formed UTF-8, which no page can send (the browser would revoke the session)");
+  if ((rc = cli.Connect()))
+    return rc;
+
+  Cli::Page page;
+  if ((rc = cli.OpenPage(origin, &page)))
+    return rc;
+  absl::Cleanup close_page = [&] { cli.ClosePage(page); };
+
+  mojom::RegisterRequest request;
+  request.set_service_worker_registration_id(sw_id);
+  request.mutable_options()->set_tag(tag);
+  mojom::RegisterReply reply;
+  if ((rc = cli.PageRpc(page, [&](grpc::ClientContext* c) { return page.sync->Register(c, request, &reply); })))
+    return rc;
+  if (reply.has_error())
+    return cli.FailWithDomException(reply.error());
+
+  // The page has its answer: the registration may fire now.
+  mojom::DidResolveRegistrationRequest resolve;
+  resolve.set_service_worker_registration_id(sw_id);
+  resolve.set_tag(tag);
+  mojom::DidResolveRegistrationReply resolved;
+  if ((rc = cli.PageRpc(
+           page, [&](grpc::ClientContext* c) { return page.sync->DidResolveRegistration(c, resolve, &resolved); })))
+    return rc;
+  if (cli.json()) {
+    std::printf("%s\n", JsonObject().Add("ok", true).Add("tag", DisplayTag(tag)).Serialize().c_str());
+  } else {
+    std::printf("ok\n");
+  }
+  return kExitOk;
+}
+
+int Tags(Cli& cli, const Args& args) {
+  const std::string& origin = args.positional[0];
+  int64_t sw_id = 0;
+  if (!ParseId(args.positional[1], &sw_id))
+    return cli.Usage(absl::StrCat("SW_ID must be a positive integer, not \"", args.positional[1], "\""));
+  int rc = cli.Connect();
+  if (rc)
+    return rc;
+
+  Cli::Page page;
+  if ((rc = cli.OpenPage(origin, &page)))
+    return rc;
+  absl::Cleanup close_page = [&] { cli.ClosePage(page); };
+
+  mojom::GetRegistrationsRequest request;
+  request.set_service_worker_registration_id(sw_id);
+  mojom::GetRegistrationsReply reply;
+  if ((rc = cli.PageRpc(page, [&](grpc::ClientContext* c) { return page.sync->GetRegistrations(c, request, &reply); })))
+    return rc;
+  if (reply.has_error())
+    return cli.FailWithDomException(reply.error());
+  std::vector<std::string> tags;
+  for (const mojom::SyncRegistrationOptions& registration : reply.registrations().registrations())
+    tags.push_back(DisplayTag(registration.tag()));
+  if (cli.json()) {
+    std::vector<std::string> values;
+    for (const std::string& tag : tags)
+      values.push_back(JsonString(tag));
+    std::printf("%s\n", JsonArray(values).c_str());
+  } else {
+    for (const std::string& tag : tags)
+      std::printf("%s\n", tag.c_str());
+  }
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Network, permissions.
+
+int SetNetworkMode(Cli& cli, admin::SetNetworkEmulationRequest::Mode mode) {
+  admin::SetNetworkEmulationRequest request;
+  request.set_mode(mode);
+  if (int rc = cli.Connect())
+    return rc;
+  admin::Empty reply;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().SetNetworkEmulation(c, request, &reply); }))
+    return rc;
+  cli.PrintOk();
+  return kExitOk;
+}
+
+int NetworkOffline(Cli& cli, const Args&) {
+  return SetNetworkMode(cli, admin::SetNetworkEmulationRequest::MODE_OFFLINE);
+}
+int NetworkOnline(Cli& cli, const Args&) {
+  return SetNetworkMode(cli, admin::SetNetworkEmulationRequest::MODE_ONLINE);
+}
+int NetworkAuto(Cli& cli, const Args&) {
+  return SetNetworkMode(cli, admin::SetNetworkEmulationRequest::MODE_AUTO);
+}
+
+int EmulateServiceWorkerOffline(Cli& cli, const Args& args, bool offline) {
+  int64_t sw_id = 0;
+  if (!ParseId(args.positional[0], &sw_id))
+    return cli.Usage(absl::StrCat("SW_ID must be a positive integer, not \"", args.positional[0], "\""));
+  admin::SetNetworkEmulationRequest request;
+  request.set_service_worker_registration_id(sw_id);
+  request.set_offline(offline);
+  if (int rc = cli.Connect())
+    return rc;
+  admin::Empty reply;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().SetNetworkEmulation(c, request, &reply); }))
+    return rc;
+  cli.PrintOk();
+  return kExitOk;
+}
+
+int NetworkEmulateOffline(Cli& cli, const Args& args) {
+  return EmulateServiceWorkerOffline(cli, args, true);
+}
+int NetworkStopEmulating(Cli& cli, const Args& args) {
+  return EmulateServiceWorkerOffline(cli, args, false);
+}
+
+int Permission(Cli& cli, const Args& args) {
+  admin::SetPermissionRequest request;
+  request.set_origin(args.positional[0]);
+  const std::string& setting = args.positional[1];
+  if (setting == "granted") {
+    request.set_setting(admin::SetPermissionRequest::SETTING_GRANTED);
+  } else if (setting == "denied") {
+    request.set_setting(admin::SetPermissionRequest::SETTING_DENIED);
+  } else if (setting == "default") {
+    request.set_setting(admin::SetPermissionRequest::SETTING_DEFAULT);
+  } else {
+    return cli.Usage(absl::StrCat("the setting must be granted, denied or default, not \"", setting, "\""));
+  }
+  request.set_periodic(args.Has("--periodic"));
+  if (int rc = cli.Connect())
+    return rc;
+  admin::Empty reply;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().SetPermission(c, request, &reply); }))
+    return rc;
+  cli.PrintOk();
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Registrations, events, the log, status.
+
+int Registrations(Cli& cli, const Args&) {
+  if (int rc = cli.Connect())
+    return rc;
+  admin::RegistrationTable registrations;
+  if (int rc = cli.Rpc(
+          [&](grpc::ClientContext* c) { return cli.admin().ListRegistrations(c, admin::Empty(), &registrations); }))
+    return rc;
+  const absl::Time now = absl::Now();
+  if (cli.json()) {
+    std::vector<std::string> rows;
+    for (const admin::Registration& r : registrations.registrations()) {
+      rows.push_back(JsonObject()
+                         .Add("origin", r.origin())
+                         .Add("service_worker_registration_id", r.service_worker_registration_id())
+                         .Add("tag", DisplayTag(r.tag()))
+                         .Add("type", r.type())
+                         .Add("state", r.state())
+                         .Add("num_attempts", r.num_attempts())
+                         .Add("max_attempts", r.max_attempts())
+                         .Add("next_attempt_unix_ms", r.next_attempt_unix_ms())
+                         .Add("next_attempt", FormatNextAttempt(r.next_attempt_unix_ms(), now))
+                         .Add("last_failure", r.last_failure())
+                         .Add("resolved", r.resolved())
+                         .Serialize());
+    }
+    std::printf("%s\n", JsonArray(rows).c_str());
+    return kExitOk;
+  }
+  Table table({"ORIGIN", "SW", "TAG", "TYPE", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "LAST FAILURE"});
+  for (const admin::Registration& r : registrations.registrations()) {
+    table.AddRow({r.origin(), absl::StrCat(r.service_worker_registration_id()), DisplayTag(r.tag()), r.type(),
+                  r.state(), absl::StrCat(r.num_attempts(), "/", r.max_attempts()),
+                  FormatNextAttempt(r.next_attempt_unix_ms(), now), r.last_failure().empty() ? "-" : r.last_failure()});
+  }
+  std::printf("%s", table.Render().c_str());
+  return kExitOk;
+}
+
+int Dispatch(Cli& cli, const Args& args) {
+  int64_t sw_id = 0;
+  if (!ParseId(args.positional[0], &sw_id))
+    return cli.Usage(absl::StrCat("SW_ID must be a positive integer, not \"", args.positional[0], "\""));
+  admin::DispatchSyncEventRequest request;
+  request.set_service_worker_registration_id(sw_id);
+  std::string tag;
+  int rc = kExitOk;
+  if (!ParseTagArgument(cli, args, args.positional[1], &tag, &rc))
+    return rc;
+  request.set_tag(tag);
+  request.set_last_chance(args.Has("--last-chance"));
+  if ((rc = cli.Connect()))
+    return rc;
+  admin::DispatchSyncEventReply reply;
+  if ((rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().DispatchSyncEvent(c, request, &reply); },
+                    kDispatchTimeout)))
+    return rc;
+  const bool completed = reply.outcome() == "completed";
+  if (cli.json()) {
+    std::printf("%s\n", JsonObject().Add("outcome", reply.outcome()).Add("completed", completed).Serialize().c_str());
+  } else {
+    std::printf("%s\n", reply.outcome().c_str());
+  }
+  if (!completed)
+    return cli.Fail(absl::StrCat("the sync event did not complete: ", reply.outcome()));
+  return kExitOk;
+}
+
+std::string LogLine(const admin::LogEntry& entry) {
+  std::vector<std::string> fields = {FormatLogTime(entry.unix_ms()), absl::StrCat("#", entry.sequence()),
+                                     entry.event()};
+  if (!entry.origin().empty())
+    fields.push_back(entry.origin());
+  if (entry.service_worker_registration_id() != 0)
+    fields.push_back(absl::StrCat("sw=", entry.service_worker_registration_id()));
+  // Entries about sync registrations and events show their tag even when it is empty (as "").
+  if (!entry.tag().empty() || absl::StrContains(absl::AsciiStrToLower(entry.event()), "sync"))
+    fields.push_back("tag=" + DisplayTag(entry.tag()));
+  if (!entry.detail().empty())
+    fields.push_back(entry.detail());
+  return absl::StrJoin(fields, "  ");
+}
+
+std::string LogJson(const admin::LogEntry& entry) {
+  return JsonObject()
+      .Add("sequence", entry.sequence())
+      .Add("unix_ms", entry.unix_ms())
+      .Add("time", FormatLogTime(entry.unix_ms()))
+      .Add("event", entry.event())
+      .Add("origin", entry.origin())
+      .Add("service_worker_registration_id", entry.service_worker_registration_id())
+      .Add("tag", DisplayTag(entry.tag()))
+      .Add("detail", entry.detail())
+      .Serialize();
+}
+
+int Log(Cli& cli, const Args& args) {
+  admin::StreamLogRequest request;
+  request.set_follow(args.Has("--follow"));
+  if (args.Has("--since")) {
+    uint64_t since = 0;
+    if (!absl::SimpleAtoi(args.Value("--since"), &since))
+      return cli.Usage(absl::StrCat("--since takes a sequence number, not \"", args.Value("--since"), "\""));
+    request.set_since_sequence(since);
+  }
+  if (int rc = cli.Connect())
+    return rc;
+  return cli.Rpc(
+      [&](grpc::ClientContext* c) {
+        std::unique_ptr<grpc::ClientReader<admin::LogEntry>> reader = cli.admin().StreamLog(c, request);
+        admin::LogEntry entry;
+        while (reader->Read(&entry)) {
+          std::printf("%s\n", (cli.json() ? LogJson(entry) : LogLine(entry)).c_str());
+          std::fflush(stdout);
+        }
+        return reader->Finish();
+      },
+      request.follow() ? absl::InfiniteDuration() : kCallTimeout);
+}
+
+int Status(Cli& cli, const Args&) {
+  if (int rc = cli.Connect())
+    return rc;
+  admin::BrowserStatus status;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().GetStatus(c, admin::Empty(), &status); }))
+    return rc;
+  std::vector<std::string> workers;
+  for (int64_t id : status.running_workers())
+    workers.push_back(absl::StrCat(id));
+  if (cli.json()) {
+    std::printf("%s\n", JsonObject()
+                            .Add("pid", status.pid())
+                            .Add("profile", status.profile())
+                            .Add("admin_socket", cli.admin_socket_path())
+                            .Add("online", status.online())
+                            .Add("network_emulation", status.network_emulation())
+                            .AddRaw("running_workers", JsonArray(workers))
+                            .Add("events_dispatched", status.events_dispatched())
+                            .Add("bad_messages", status.bad_messages())
+                            .Serialize()
+                            .c_str());
+    return kExitOk;
+  }
+  Table table({"pid", absl::StrCat(status.pid())});
+  table.AddRow({"profile", status.profile()});
+  table.AddRow({"admin socket", cli.admin_socket_path()});
+  table.AddRow({"system network", status.online() ? "online" : "offline"});
+  table.AddRow({"network emulation", status.network_emulation()});
+  table.AddRow({"running workers", workers.empty() ? "none" : "sw " + absl::StrJoin(workers, ", ")});
+  table.AddRow({"events dispatched", absl::StrCat(status.events_dispatched())});
+  table.AddRow({"bad messages", absl::StrCat(status.bad_messages())});
+  std::printf("%s", table.Render().c_str());
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The commands.
+
+constexpr size_t kAny = static_cast<size_t>(-1);
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> commands = {
+      {"sw install",
+       "ORIGIN SCOPE -- COMMAND...",
+       "installs a service-worker registration whose worker process runs COMMAND; prints the new id",
+       "  ORIGIN must be secure (https, or http on localhost) and SCOPE an absolute URL under it.\n"
+       "  COMMAND is the worker's argv; a relative program path is made absolute (the browser runs it from its\n"
+       "  own directory) and a bare name is looked up in the browser's PATH. The registration is not active\n"
+       "  until `sw activate`.\n",
+       {},
+       {},
+       2,
+       2,
+       true,
+       SwInstall},
+      {"sw activate", "ID", "activates an installed service-worker registration", "", {}, {}, 1, 1, false, SwActivate},
+      {"sw unregister",
+       "ID",
+       "unregisters a service-worker registration (its sync registrations are deleted, its worker stopped)",
+       "",
+       {},
+       {},
+       1,
+       1,
+       false,
+       SwUnregister},
+      {"sw list",
+       "",
+       "lists service-worker registrations: id, origin, scope, active, worker pid, command",
+       "",
+       {},
+       {},
+       0,
+       0,
+       false,
+       SwList},
+      {"open-window",
+       "ORIGIN [--iframe] [--keep-open] [--output FILE] [--script LINE]...",
+       "launches a renderer process (bgsync_renderer_host) for ORIGIN; prints its pid and session id",
+       "  --iframe       an iframe instead of a top-level window\n"
+       "  --keep-open    keep the window open after the script, until `close-window`\n"
+       "                 (else it closes at the end of its script)\n"
+       "  --output FILE  append the renderer's answers to FILE (default: discarded)\n"
+       "  --script LINE  a renderer command, e.g. \"register 1 outbox\" or \"tags 1\"; repeatable, run in order\n",
+       {"--iframe", "--keep-open"},
+       {"--output", "--script"},
+       1,
+       1,
+       false,
+       OpenWindow},
+      {"close-window",
+       "PID",
+       "closes (kills) a renderer process opened with open-window",
+       "",
+       {},
+       {},
+       1,
+       1,
+       false,
+       CloseWindow},
+      {"register",
+       "ORIGIN SW_ID TAG [--encoded]",
+       "registers a one-shot sync as a page of ORIGIN would: prints \"ok\", or the DOMException and exits 1",
+       "  Opens a top-level window session for ORIGIN, calls Register then DidResolveRegistration on the browser's\n"
+       "  renderer socket, and closes the session.\n"
+       "  --encoded  TAG is percent-encoded as bgsyncctl prints tags (\"%20\" is a space, `\"\"` the empty tag)\n",
+       {"--encoded"},
+       {},
+       3,
+       3,
+       false,
+       Register},
+      {"tags",
+       "ORIGIN SW_ID",
+       "lists the one-shot sync tags of a service worker as a page of ORIGIN sees them (getTags()), one per line",
+       "  Tags are printed percent-encoded: bytes outside printable ASCII, '%' and '\"' as %XX; the empty tag as "
+       "\"\".\n"
+       "  On an error prints the DOMException and exits 1.\n",
+       {},
+       {},
+       2,
+       2,
+       false,
+       Tags},
+      {"network offline",
+       "",
+       "emulates the whole network offline (DevTools-style)",
+       "",
+       {},
+       {},
+       0,
+       0,
+       false,
+       NetworkOffline},
+      {"network online", "", "emulates the whole network online", "", {}, {}, 0, 0, false, NetworkOnline},
+      {"network auto",
+       "",
+       "stops network emulation: follow the system's connectivity",
+       "",
+       {},
+       {},
+       0,
+       0,
+       false,
+       NetworkAuto},
+      {"network emulate-offline",
+       "SW_ID",
+       "emulates one service-worker registration offline (reference-counted, like DevTools sessions)",
+       "",
+       {},
+       {},
+       1,
+       1,
+       false,
+       NetworkEmulateOffline},
+      {"network stop-emulating",
+       "SW_ID",
+       "releases one `network emulate-offline` of a service-worker registration",
+       "",
+       {},
+       {},
+       1,
+       1,
+       false,
+       NetworkStopEmulating},
+      {"permission",
+       "ORIGIN granted|denied|default [--periodic]",
+       "sets the \"background-sync\" permission of ORIGIN (default: the browser's default policy)",
+       "  --periodic  the \"periodic-background-sync\" permission instead\n",
+       {"--periodic"},
+       {},
+       2,
+       2,
+       false,
+       Permission},
+      {"registrations",
+       "",
+       "lists every sync registration: origin, sw id, tag, type, state, attempts, next attempt, last failure",
+       "",
+       {},
+       {},
+       0,
+       0,
+       false,
+       Registrations},
+      {"dispatch",
+       "SW_ID TAG [--last-chance] [--encoded]",
+       "fires a sync event at the worker now (registrations untouched); prints the outcome, exits 0 if completed",
+       "  --last-chance  the event's lastChance is true\n"
+       "  --encoded      TAG is percent-encoded as bgsyncctl prints tags\n"
+       "  Outcomes: completed, rejected, aborted, timed out, worker crashed, dispatch failed.\n",
+       {"--last-chance", "--encoded"},
+       {},
+       2,
+       2,
+       false,
+       Dispatch},
+      {"log",
+       "[--follow] [--since N]",
+       "prints the browser's event log, one line per entry: time, #sequence, event, origin, sw, tag, detail",
+       "  --follow   keep printing new entries until interrupted (or the browser exits: exit status 3)\n"
+       "  --since N  only entries after sequence number N\n",
+       {"--follow"},
+       {"--since"},
+       0,
+       0,
+       false,
+       Log},
+      {"status",
+       "",
+       "shows the browser's pid, profile, connectivity, emulation, running workers and counters",
+       "",
+       {},
+       {},
+       0,
+       0,
+       false,
+       Status},
+  };
+  return commands;
+}
+
+std::vector<std::string> Words(absl::string_view name) {
+  std::vector<std::string> words;
+  std::string current;
+  for (char c : name) {
+    if (c == ' ') {
+      words.push_back(current);
+      current.clear();
+    } else {
+      current.push_back(c);
+    }
+  }
+  words.push_back(current);
+  return words;
+}
+
+void PrintOverview(FILE* out) {
+  std::fprintf(out, "usage: bgsyncctl [--profile DIR | --admin-socket PATH] [--json] COMMAND [ARGS...]\n\n");
+  std::fprintf(out, "Drives a running bgsync_browser through its admin socket.\n\ncommands:\n");
+  for (const Command& command : Commands()) {
+    std::fprintf(out, "  %s%s%s\n      %s\n", command.name, *command.synopsis ? " " : "", command.synopsis,
+                 command.summary);
+  }
+  std::fprintf(out, "\n%s\n", kGlobalFlagsHelp);
+  std::fprintf(out,
+               "exit status: 0 success; 1 the operation failed; 2 usage error; 3 the browser cannot be reached.\n"
+               "`bgsyncctl COMMAND --help` describes one command.\n");
+}
+
+void PrintCommandHelp(const Command& command) {
+  std::printf("usage: bgsyncctl %s%s%s\n\n%s\n", command.name, *command.synopsis ? " " : "", command.synopsis,
+              command.summary);
+  if (*command.details)
+    std::printf("\n%s", command.details);
+  std::printf("\n%s", kGlobalFlagsHelp);
+}
+
+// The commands whose name starts with `group` + " " (e.g. "sw").
+void PrintGroup(FILE* out, const std::string& group) {
+  std::fprintf(out, "usage:\n");
+  for (const Command& command : Commands()) {
+    if (absl::StartsWith(command.name, group + " ")) {
+      std::fprintf(out, "  bgsyncctl %s%s%s\n      %s\n", command.name, *command.synopsis ? " " : "", command.synopsis,
+                   command.summary);
+    }
+  }
+}
+
+bool IsGroup(const std::string& word) {
+  for (const Command& command : Commands()) {
+    if (absl::StartsWith(command.name, word + " "))
+      return true;
+  }
+  return false;
+}
+
+bool IsHelp(const std::string& arg) {
+  return arg == "--help" || arg == "-h";
+}
+
+// Takes a global flag at argv[i] (advancing i past its value). Returns false if argv[i] is not one; sets *error
+// when it is one but lacks its value.
+bool TakeGlobalFlag(const std::vector<std::string>& argv, size_t& i, Globals& globals, std::string* error) {
+  const std::string& arg = argv[i];
+  auto take = [&](const std::string& flag, std::string* out) {
+    if (arg == flag) {
+      if (i + 1 >= argv.size()) {
+        *error = flag + " needs a value";
+        return true;
+      }
+      *out = argv[++i];
+      return true;
+    }
+    if (absl::StartsWith(arg, flag + "=")) {
+      *out = arg.substr(flag.size() + 1);
+      return true;
+    }
+    return false;
+  };
+  if (arg == "--json") {
+    globals.json = true;
+    return true;
+  }
+  return take("--profile", &globals.profile) || take("--admin-socket", &globals.admin_socket);
+}
+
+int Main(const std::vector<std::string>& argv) {
+  Globals globals;
+  std::string error;
+  size_t i = 0;
+  // Global flags before the command.
+  while (i < argv.size() && absl::StartsWith(argv[i], "-")) {
+    if (IsHelp(argv[i])) {
+      PrintOverview(stdout);
+      return kExitOk;
+    }
+    if (!TakeGlobalFlag(argv, i, globals, &error)) {
+      std::fprintf(stderr, "bgsyncctl: unknown flag \"%s\"\n\n", argv[i].c_str());
+      PrintOverview(stderr);
+      return kExitUsage;
+    }
+    if (!error.empty()) {
+      std::fprintf(stderr, "bgsyncctl: %s\n", error.c_str());
+      return kExitUsage;
+    }
+    ++i;
+  }
+  if (i == argv.size()) {
+    std::fprintf(stderr, "bgsyncctl: missing command\n\n");
+    PrintOverview(stderr);
+    return kExitUsage;
+  }
+  if (argv[i] == "help") {
+    PrintOverview(stdout);
+    return kExitOk;
+  }
+
+  // The command: the longest name whose words come next.
+  const Command* command = nullptr;
+  size_t words = 0;
+  for (const Command& candidate : Commands()) {
+    std::vector<std::string> name = Words(candidate.name);
+    if (name.size() <= words || i + name.size() > argv.size())
+      continue;
+    if (std::equal(name.begin(), name.end(), argv.begin() + i)) {
+      command = &candidate;
+      words = name.size();
+    }
+  }
+  if (!command) {
+    if (IsGroup(argv[i])) {
+      if (i + 1 < argv.size() && IsHelp(argv[i + 1])) {
+        PrintGroup(stdout, argv[i]);
+        return kExitOk;
+      }
+      if (i + 1 < argv.size()) {
+        std::fprintf(stderr, "bgsyncctl: unknown command \"%s %s\"\n", argv[i].c_str(), argv[i + 1].c_str());
+      } else {
+        std::fprintf(stderr, "bgsyncctl: \"%s\" needs a subcommand\n", argv[i].c_str());
+      }
+      PrintGroup(stderr, argv[i]);
+      return kExitUsage;
+    }
+    std::fprintf(stderr, "bgsyncctl: unknown command \"%s\" (see `bgsyncctl --help`)\n", argv[i].c_str());
+    return kExitUsage;
+  }
+  i += words;
+
+  // The command's arguments, with its flags and the global ones mixed in.
+  Cli usage_reporter(globals, command);
+  Args args;
+  bool options_ended = false;
+  for (; i < argv.size(); ++i) {
+    const std::string& arg = argv[i];
+    if (options_ended || !absl::StartsWith(arg, "--") || arg.size() == 2) {
+      if (!options_ended && arg == "--") {
+        options_ended = true;
+        if (command->takes_command) {
+          args.command.assign(argv.begin() + i + 1, argv.end());
+          break;
+        }
+        continue;
+      }
+      args.positional.push_back(arg);
+      continue;
+    }
+    if (IsHelp(arg)) {
+      PrintCommandHelp(*command);
+      return kExitOk;
+    }
+    if (TakeGlobalFlag(argv, i, globals, &error)) {
+      if (!error.empty())
+        return usage_reporter.Usage(error);
+      continue;
+    }
+    const std::string flag = arg.substr(0, arg.find('='));
+    const bool has_inline_value = flag.size() < arg.size();
+    if (std::find(command->switches.begin(), command->switches.end(), flag) != command->switches.end()) {
+      if (has_inline_value)
+        return usage_reporter.Usage(flag + " takes no value");
+      args.switches.insert(flag);
+    } else if (std::find(command->value_options.begin(), command->value_options.end(), flag) !=
+               command->value_options.end()) {
+      if (has_inline_value) {
+        args.values[flag].push_back(arg.substr(flag.size() + 1));
+      } else if (i + 1 < argv.size()) {
+        args.values[flag].push_back(argv[++i]);
+      } else {
+        return usage_reporter.Usage(flag + " needs a value");
+      }
+    } else {
+      return usage_reporter.Usage(absl::StrCat("unknown flag \"", arg, "\""));
+    }
+  }
+  if (args.positional.size() < command->min_positional)
+    return usage_reporter.Usage("missing arguments");
+  if (command->max_positional != kAny && args.positional.size() > command->max_positional)
+    return usage_reporter.Usage(absl::StrCat("unexpected argument \"", args.positional[command->max_positional], "\"",
+                                             command->takes_command ? " (the worker command goes after \"--\")" : ""));
+
+  Cli cli(globals, command);
+  return command->run(cli, args);
+}
+
+}  // namespace
+}  // namespace bgsyncctl
+}  // namespace bgsync
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  return bgsync::bgsyncctl::Main(args);
+}
