@@ -180,16 +180,21 @@ int Run(const Flags& flags) {
     h->OnServiceWorkerUnregistered(id);
   });
 
+  // The monitor's callback and the initial read are serialized, so a flip between Start() and the first
+  // SetSystemOnline() can never be overwritten by the stale first reading.
+  absl::Mutex network_mu;
   std::unique_ptr<NetlinkNetworkMonitor> monitor;
   if (flags.netlink) {
     absl::StatusOr<std::unique_ptr<NetlinkNetworkMonitor>> started =
-        NetlinkNetworkMonitor::Start([&connectivity, h = host->get()](bool online) {
+        NetlinkNetworkMonitor::Start([&connectivity, &network_mu, h = host->get()](bool online) {
+          absl::MutexLock lock(&network_mu);
           h->log().Append({0, absl::Time(), "", 0, online ? "Network online" : "Network offline", "", "netlink"});
           connectivity.SetSystemOnline(online);
         });
     if (!started.ok())
       return Fail(absl::StrCat("netlink: ", started.status().message()));
     monitor = *std::move(started);
+    absl::MutexLock lock(&network_mu);
     connectivity.SetSystemOnline(monitor->IsOnline());
   } else {
     connectivity.SetSystemOnline(true);
