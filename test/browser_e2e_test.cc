@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -310,6 +312,106 @@ TEST_F(BrowserE2ETest, AnotherOriginsIdGetsTheSameErrorAsAnUnknownOne) {
   EXPECT_EQ(foreign.error(), mojom::BACKGROUND_SYNC_ERROR_SERVICE_WORKER_NOT_FOUND);
   EXPECT_EQ(foreign.SerializeAsString(), unknown.SerializeAsString());
   EXPECT_TRUE(Registrations().empty());
+}
+
+TEST_F(BrowserE2ETest, ImpossibleInputFromALaunchedRendererKillsIt) {
+  StartBrowser();
+  const int64_t sw = InstallWorker(kMail, {});
+  admin::OpenWindowRequest window;
+  window.set_origin(kMail);
+  window.set_client_type(admin::CLIENT_TYPE_WINDOW);
+  // "%FF" decodes to a byte that is not UTF-8: no honest renderer sends it.
+  window.add_script(absl::StrCat("register ", sw, " %FF"));
+  window.set_keep_open(true);
+  window.set_output_path(dir_ + "/window.out");
+  admin::OpenWindowReply opened;
+  grpc::ClientContext context;
+  ASSERT_TRUE(admin_->OpenWindow(&context, window, &opened).ok());
+  EXPECT_TRUE(Eventually([&] {
+    admin::BrowserStatus status;
+    grpc::ClientContext c;
+    return admin_->GetStatus(&c, admin::Empty(), &status).ok() && status.bad_messages() == 1;
+  }));
+  // The browser killed and reaped its renderer (a keep-open window would otherwise live on).
+  EXPECT_TRUE(Eventually([&] { return !std::filesystem::exists(absl::StrCat("/proc/", opened.pid())); }));
+  EXPECT_TRUE(Registrations().empty());
+}
+
+TEST_F(BrowserE2ETest, UnacknowledgedRegistrationFiresWhenItsClientGoesAway) {
+  StartBrowser();
+  const std::string log = dir_ + "/worker.log";
+  const int64_t sw = InstallWorker(kMail, {"--log=" + log});
+  admin::OpenSessionRequest open;
+  open.set_origin(kMail);
+  open.set_client_type(admin::CLIENT_TYPE_WINDOW);
+  admin::OpenSessionReply session;
+  grpc::ClientContext open_context;
+  ASSERT_TRUE(admin_->OpenSession(&open_context, open, &session).ok());
+  Page page{session.token(), mojom::OneShotBackgroundSyncService::NewStub(grpc::CreateChannel(
+                                 "unix:" + session.socket_path(), grpc::InsecureChannelCredentials()))};
+  ASSERT_TRUE(Register(page, sw, "outbox", /*resolve=*/false).has_registration());
+  SetNetwork(admin::SetNetworkEmulationRequest::MODE_ONLINE);
+  std::vector<admin::Registration> all = Registrations();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_FALSE(all[0].resolved());
+  EXPECT_EQ(all[0].state(), "pending");
+
+  // The page goes away without acknowledging: the registration becomes fireable.
+  admin::CloseSessionRequest close;
+  close.set_session_id(session.session_id());
+  admin::Empty empty;
+  grpc::ClientContext close_context;
+  ASSERT_TRUE(admin_->CloseSession(&close_context, close, &empty).ok());
+  EXPECT_TRUE(Eventually([&] { return Registrations().empty(); }));
+  EXPECT_EQ(WorkerLog(log), std::vector<std::string>{"event outbox last_chance=0"});
+}
+
+TEST_F(BrowserE2ETest, SigtermKeepsEveryRegisterItAnsweredOk) {
+  StartBrowser();
+  const int64_t sw = InstallWorker(kMail, {});
+  Page page = OpenPage(kMail);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 50;
+  absl::Mutex mu;
+  std::vector<std::string> acknowledged;
+  int answered = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string tag = absl::StrCat("t", t, "-", i);
+        grpc::ClientContext context;
+        context.AddMetadata(kSessionMetadataKey, page.token);
+        context.set_deadline(absl::ToChronoTime(absl::Now() + kGenerous));
+        mojom::RegisterRequest request;
+        request.set_service_worker_registration_id(sw);
+        request.mutable_options()->set_tag(tag);
+        mojom::RegisterReply reply;
+        grpc::Status status = page.stub->Register(&context, request, &reply);
+        absl::MutexLock lock(&mu);
+        ++answered;
+        if (status.ok() && reply.has_registration())
+          acknowledged.push_back(tag);
+      }
+    });
+  }
+  // Stop the browser while Registers are still arriving.
+  {
+    absl::MutexLock lock(&mu);
+    auto some = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return answered >= 20; };
+    mu.AwaitWithTimeout(absl::Condition(&some), kGenerous);
+  }
+  EXPECT_EQ(StopBrowser(SIGTERM), 0);
+  for (std::thread& thread : threads)
+    thread.join();
+  ASSERT_GE(acknowledged.size(), 20u);
+
+  StartBrowser();
+  std::set<std::string> stored;
+  for (const admin::Registration& r : Registrations())
+    stored.insert(r.tag());
+  for (const std::string& tag : acknowledged)
+    EXPECT_TRUE(stored.count(tag)) << tag << " was answered OK but lost";
 }
 
 }  // namespace
