@@ -3,23 +3,18 @@
 // browser.sock). Waits are on events or on polled state with generous deadlines; nothing depends on timing.
 #include <fcntl.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "browser/admin/admin.grpc.pb.h"
@@ -28,180 +23,25 @@
 #include "gtest/gtest.h"
 #include "public/mojom/background_sync.grpc.pb.h"
 #include "services/background_sync/session_registry.h"
+#include "test/browser_test_fixture.h"
 
 namespace bgsync {
 namespace {
 
-constexpr absl::Duration kGenerous = absl::Seconds(60);
-
-std::string BinaryDirectory() {
-  return std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Polls `condition` until it holds or a generous deadline passes.
-template <typename Condition>
-bool Eventually(Condition condition) {
-  const absl::Time deadline = absl::Now() + kGenerous;
-  while (!condition()) {
-    if (absl::Now() > deadline)
-      return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
-
-class BrowserE2ETest : public ::testing::Test {
+class BrowserE2ETest : public BrowserTestFixture {
  protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "bgsync-e2e-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    profile_ = dir_ + "/profile";
+  // A bgsync_test_worker (from next to this binary) with `worker_flags`.
+  int64_t InstallTestWorker(const std::string& origin, const std::vector<std::string>& worker_flags) {
+    std::vector<std::string> command = {BinaryDirectory() + "/bgsync_test_worker"};
+    command.insert(command.end(), worker_flags.begin(), worker_flags.end());
+    return InstallWorker(origin, std::move(command));
   }
-  void TearDown() override {
-    StopBrowser(SIGKILL);
-    std::filesystem::remove_all(dir_);
-  }
-
-  void StartBrowser(std::vector<std::string> extra = {}) {
-    std::filesystem::remove(profile_ + "/RuntimeDirectory");
-    LaunchOptions options;
-    options.argv = {BinaryDirectory() + "/bgsync_browser",
-                    "--profile",
-                    profile_,
-                    "--no-netlink",
-                    "--offline",
-                    "--retry-delay",
-                    "0.2",
-                    "--retry-factor",
-                    "1",
-                    "--worker-idle-timeout",
-                    "60"};
-    for (std::string& arg : extra)
-      options.argv.push_back(std::move(arg));
-    browser_exited_ = std::make_shared<absl::Notification>();
-    browser_status_ = std::make_shared<int>(-1);
-    absl::StatusOr<pid_t> pid =
-        launcher_.Launch(options, [exited = browser_exited_, status = browser_status_](pid_t, int s) {
-          *status = s;
-          exited->Notify();
-        });
-    ASSERT_TRUE(pid.ok()) << pid.status();
-    browser_pid_ = *pid;
-    std::string runtime;
-    ASSERT_TRUE(Eventually([&] {
-      runtime = std::string(absl::StripAsciiWhitespace(ReadFile(profile_ + "/RuntimeDirectory")));
-      if (runtime.empty() || !std::filesystem::exists(runtime + "/admin.sock"))
-        return false;
-      admin_ = admin::BrowserAdmin::NewStub(
-          grpc::CreateChannel("unix:" + runtime + "/admin.sock", grpc::InsecureChannelCredentials()));
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
-      admin::BrowserStatus status;
-      return admin_->GetStatus(&context, admin::Empty(), &status).ok();
-    })) << "the browser did not come up";
-  }
-
-  // Stops the browser with `signal`; returns its wait status.
-  int StopBrowser(int signal) {
-    if (browser_pid_ == 0)
-      return -1;
-    kill(browser_pid_, signal);
-    EXPECT_TRUE(browser_exited_->WaitForNotificationWithTimeout(kGenerous));
-    browser_pid_ = 0;
-    return *browser_status_;
-  }
-
-  int64_t InstallWorker(const std::string& origin, std::vector<std::string> worker_flags) {
-    admin::InstallServiceWorkerRequest install;
-    install.set_origin(origin);
-    install.set_scope(origin + "/");
-    install.add_command(BinaryDirectory() + "/bgsync_test_worker");
-    for (const std::string& flag : worker_flags)
-      install.add_command(flag);
-    admin::ServiceWorkerInfo info;
-    grpc::ClientContext context;
-    EXPECT_TRUE(admin_->InstallServiceWorker(&context, install, &info).ok());
-    admin::ServiceWorkerId id;
-    id.set_id(info.id());
-    grpc::ClientContext activate_context;
-    EXPECT_TRUE(admin_->ActivateServiceWorker(&activate_context, id, &info).ok());
-    return info.id();
-  }
-
-  struct Page {
-    std::string token;
-    std::unique_ptr<mojom::OneShotBackgroundSyncService::Stub> stub;
-  };
-  Page OpenPage(const std::string& origin) {
-    admin::OpenSessionRequest request;
-    request.set_origin(origin);
-    request.set_client_type(admin::CLIENT_TYPE_WINDOW);
-    admin::OpenSessionReply reply;
-    grpc::ClientContext context;
-    EXPECT_TRUE(admin_->OpenSession(&context, request, &reply).ok());
-    return {reply.token(), mojom::OneShotBackgroundSyncService::NewStub(
-                               grpc::CreateChannel("unix:" + reply.socket_path(), grpc::InsecureChannelCredentials()))};
-  }
-  mojom::RegisterReply Register(Page& page, int64_t sw, const std::string& tag, bool resolve = true) {
-    grpc::ClientContext context;
-    context.AddMetadata(kSessionMetadataKey, page.token);
-    mojom::RegisterRequest request;
-    request.set_service_worker_registration_id(sw);
-    request.mutable_options()->set_tag(tag);
-    mojom::RegisterReply reply;
-    EXPECT_TRUE(page.stub->Register(&context, request, &reply).ok());
-    if (resolve && reply.has_registration()) {
-      grpc::ClientContext resolve_context;
-      resolve_context.AddMetadata(kSessionMetadataKey, page.token);
-      mojom::DidResolveRegistrationRequest ack;
-      ack.set_service_worker_registration_id(sw);
-      ack.set_tag(tag);
-      mojom::DidResolveRegistrationReply ignored;
-      EXPECT_TRUE(page.stub->DidResolveRegistration(&resolve_context, ack, &ignored).ok());
-    }
-    return reply;
-  }
-  void SetNetwork(admin::SetNetworkEmulationRequest::Mode mode) {
-    admin::SetNetworkEmulationRequest request;
-    request.set_mode(mode);
-    admin::Empty empty;
-    grpc::ClientContext context;
-    ASSERT_TRUE(admin_->SetNetworkEmulation(&context, request, &empty).ok());
-  }
-  std::vector<admin::Registration> Registrations() {
-    admin::RegistrationTable table;
-    grpc::ClientContext context;
-    if (!admin_->ListRegistrations(&context, admin::Empty(), &table).ok())
-      return {};
-    return {table.registrations().begin(), table.registrations().end()};
-  }
-  std::vector<std::string> WorkerLog(const std::string& path) {
-    std::vector<std::string> lines = absl::StrSplit(ReadFile(path), '\n', absl::SkipEmpty());
-    return lines;
-  }
-
-  const std::string kMail = "https://mail.example";
-  std::string dir_;
-  std::string profile_;
-  ProcessLauncher launcher_;
-  pid_t browser_pid_ = 0;
-  std::shared_ptr<absl::Notification> browser_exited_;
-  std::shared_ptr<int> browser_status_;
-  std::unique_ptr<admin::BrowserAdmin::Stub> admin_;
 };
 
 TEST_F(BrowserE2ETest, RegisterOfflineThenOnlineWakesTheWorkerProcess) {
   StartBrowser();
   const std::string log = dir_ + "/worker.log";
-  const int64_t sw = InstallWorker(kMail, {"--log=" + log});
+  const int64_t sw = InstallTestWorker(kMail, {"--log=" + log});
   Page page = OpenPage(kMail);
   mojom::RegisterReply reply = Register(page, sw, "sync-messages");
   ASSERT_TRUE(reply.has_registration()) << reply.DebugString();
@@ -225,7 +65,7 @@ TEST_F(BrowserE2ETest, RegisterOfflineThenOnlineWakesTheWorkerProcess) {
 TEST_F(BrowserE2ETest, FailuresRetryWithLastChanceOnTheFinalAttempt) {
   StartBrowser();
   const std::string log = dir_ + "/worker.log";
-  const int64_t sw = InstallWorker(kMail, {"--log=" + log, "--fail-first=2"});
+  const int64_t sw = InstallTestWorker(kMail, {"--log=" + log, "--fail-first=2"});
   Page page = OpenPage(kMail);
   ASSERT_TRUE(Register(page, sw, "outbox").has_registration());
   SetNetwork(admin::SetNetworkEmulationRequest::MODE_ONLINE);
@@ -237,7 +77,7 @@ TEST_F(BrowserE2ETest, FailuresRetryWithLastChanceOnTheFinalAttempt) {
 TEST_F(BrowserE2ETest, WorkerCrashMidEventIsRetried) {
   StartBrowser({"--max-attempts", "2"});
   const std::string log = dir_ + "/worker.log";
-  const int64_t sw = InstallWorker(kMail, {"--log=" + log, "--outcome=crash"});
+  const int64_t sw = InstallTestWorker(kMail, {"--log=" + log, "--outcome=crash"});
   Page page = OpenPage(kMail);
   ASSERT_TRUE(Register(page, sw, "outbox").has_registration());
   SetNetwork(admin::SetNetworkEmulationRequest::MODE_ONLINE);
@@ -249,7 +89,7 @@ TEST_F(BrowserE2ETest, WorkerCrashMidEventIsRetried) {
 TEST_F(BrowserE2ETest, HungWorkerTimesOutAndIsStopped) {
   StartBrowser({"--event-timeout", "1", "--max-attempts", "2", "--retry-delay", "3600"});
   const std::string log = dir_ + "/worker.log";
-  const int64_t sw = InstallWorker(kMail, {"--log=" + log, "--outcome=hang"});
+  const int64_t sw = InstallTestWorker(kMail, {"--log=" + log, "--outcome=hang"});
   Page page = OpenPage(kMail);
   ASSERT_TRUE(Register(page, sw, "outbox").has_registration());
   SetNetwork(admin::SetNetworkEmulationRequest::MODE_ONLINE);
@@ -268,7 +108,7 @@ TEST_F(BrowserE2ETest, HungWorkerTimesOutAndIsStopped) {
 
 TEST_F(BrowserE2ETest, SigkillAndRestartKeepsAcknowledgedRegistrations) {
   StartBrowser();
-  const int64_t sw = InstallWorker(kMail, {});
+  const int64_t sw = InstallTestWorker(kMail, {});
   Page page = OpenPage(kMail);
   for (int i = 0; i < 20; ++i)
     ASSERT_TRUE(Register(page, sw, absl::StrCat("tag-", i)).has_registration());
@@ -305,7 +145,7 @@ TEST_F(BrowserE2ETest, SecondBrowserOnTheSameProfileRefusesToStart) {
 
 TEST_F(BrowserE2ETest, AnotherOriginsIdGetsTheSameErrorAsAnUnknownOne) {
   StartBrowser();
-  const int64_t theirs = InstallWorker("https://other.example", {});
+  const int64_t theirs = InstallTestWorker("https://other.example", {});
   Page page = OpenPage(kMail);
   mojom::RegisterReply foreign = Register(page, theirs, "x", false);
   mojom::RegisterReply unknown = Register(page, 987654, "x", false);
@@ -316,7 +156,7 @@ TEST_F(BrowserE2ETest, AnotherOriginsIdGetsTheSameErrorAsAnUnknownOne) {
 
 TEST_F(BrowserE2ETest, ImpossibleInputFromALaunchedRendererKillsIt) {
   StartBrowser();
-  const int64_t sw = InstallWorker(kMail, {});
+  const int64_t sw = InstallTestWorker(kMail, {});
   admin::OpenWindowRequest window;
   window.set_origin(kMail);
   window.set_client_type(admin::CLIENT_TYPE_WINDOW);
@@ -340,7 +180,7 @@ TEST_F(BrowserE2ETest, ImpossibleInputFromALaunchedRendererKillsIt) {
 TEST_F(BrowserE2ETest, UnacknowledgedRegistrationFiresWhenItsClientGoesAway) {
   StartBrowser();
   const std::string log = dir_ + "/worker.log";
-  const int64_t sw = InstallWorker(kMail, {"--log=" + log});
+  const int64_t sw = InstallTestWorker(kMail, {"--log=" + log});
   admin::OpenSessionRequest open;
   open.set_origin(kMail);
   open.set_client_type(admin::CLIENT_TYPE_WINDOW);
@@ -368,7 +208,7 @@ TEST_F(BrowserE2ETest, UnacknowledgedRegistrationFiresWhenItsClientGoesAway) {
 
 TEST_F(BrowserE2ETest, SigtermKeepsEveryRegisterItAnsweredOk) {
   StartBrowser();
-  const int64_t sw = InstallWorker(kMail, {});
+  const int64_t sw = InstallTestWorker(kMail, {});
   Page page = OpenPage(kMail);
   constexpr int kThreads = 4;
   constexpr int kPerThread = 50;
