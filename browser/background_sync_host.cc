@@ -67,14 +67,17 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Co
 }
 
 BackgroundSyncHost::~BackgroundSyncHost() {
-  // End the workers' streams (the server would wait for them), then refuse new calls; calls in progress (a
-  // Register waiting for its write) complete first.
+  // 1. End the workers' streams and abort their events (they fire again at the next start).
+  // 2. Stop the engine: Registers already writing finish and are answered OK; later ones are answered SHUT_DOWN.
+  // 3. Shut the server down with a short grace for those answers to reach the wire. gRPC 1.51 waits for the whole
+  //    deadline while any client connection stays open, so the grace is kept short; every call that matters has
+  //    been answered by then.
   if (worker_host_)
     worker_host_->Shutdown();
-  if (server_)
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (engine_)
     engine_->Shutdown();
+  if (server_)
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   log_.Close();
   engine_.reset();
   worker_host_.reset();

@@ -233,7 +233,8 @@ int Run(const Flags& flags) {
   sigwait(&signals, &signal_number);
   (*host)->log().Append({0, absl::Time(), "", 0, "Browser stopping", "", absl::StrCat("signal=", signal_number)});
 
-  admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // gRPC waits for the whole deadline while a client (bgsyncctl log --follow) keeps its connection open.
+  admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   monitor.reset();
   host_for_callbacks = nullptr;
   host->reset();  // in-flight Registers finish, then the engine stops
