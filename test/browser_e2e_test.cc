@@ -120,6 +120,41 @@ TEST_F(BrowserE2ETest, SigkillAndRestartKeepsAcknowledgedRegistrations) {
     EXPECT_EQ(r.state(), "pending");
 }
 
+TEST_F(BrowserE2ETest, SigkillDuringAnEventRefiresItAfterRestartWithoutCountingTheAttempt) {
+  StartBrowser();
+  const std::string log = dir_ + "/worker.log";
+  const int64_t sw = InstallTestWorker(kMail, {"--log=" + log, "--outcome=hang"});
+  Page page = OpenPage(kMail);
+  ASSERT_TRUE(Register(page, sw, "outbox").has_registration());
+  SetNetwork(admin::SetNetworkEmulationRequest::MODE_ONLINE);
+  ASSERT_TRUE(Eventually([&] { return WorkerLog(log).size() == 1; }));
+  EXPECT_TRUE(WIFSIGNALED(StopBrowser(SIGKILL)));
+
+  StartBrowser();  // offline: nothing fires yet
+  std::vector<admin::Registration> all = Registrations();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].state(), "pending");
+  EXPECT_EQ(all[0].num_attempts(), 0) << "the interrupted attempt was counted";
+  SetNetwork(admin::SetNetworkEmulationRequest::MODE_ONLINE);
+  EXPECT_TRUE(Eventually([&] { return WorkerLog(log).size() == 2; }));
+  EXPECT_EQ(WorkerLog(log), (std::vector<std::string>{"event outbox last_chance=0", "event outbox last_chance=0"}));
+}
+
+TEST_F(BrowserE2ETest, RegisteringAgainAroundAFailedEventRunsItOnceMore) {
+  StartBrowser({"--event-timeout", "1"});
+  const std::string log = dir_ + "/worker.log";
+  const int64_t sw = InstallTestWorker(kMail, {"--log=" + log, "--fail-first=1"});
+  Page page = OpenPage(kMail);
+  SetNetwork(admin::SetNetworkEmulationRequest::MODE_ONLINE);
+  ASSERT_TRUE(Register(page, sw, "outbox").has_registration());
+  ASSERT_TRUE(Eventually([&] { return WorkerLog(log).size() >= 1; }));
+  // Registered again while (or just after) the first event ran: either way it must run once more and complete,
+  // and the first attempt's rejection must not count against it.
+  ASSERT_TRUE(Register(page, sw, "outbox").has_registration());
+  EXPECT_TRUE(Eventually([&] { return Registrations().empty(); }));
+  EXPECT_EQ(WorkerLog(log), (std::vector<std::string>{"event outbox last_chance=0", "event outbox last_chance=0"}));
+}
+
 TEST_F(BrowserE2ETest, SecondBrowserOnTheSameProfileRefusesToStart) {
   StartBrowser();
   LaunchOptions second;

@@ -18,6 +18,7 @@ RendererProcessHost::RendererProcessHost(Options options,
     : options_(std::move(options)), launcher_(launcher), sessions_(sessions), on_exit_(std::move(on_exit)) {}
 
 RendererProcessHost::~RendererProcessHost() {
+  guard_->Invalidate();
   absl::MutexLock lock(&mu_);
   for (auto& [pid, renderer] : renderers_) {
     if (renderer.stdin_fd >= 0)
@@ -62,7 +63,8 @@ absl::StatusOr<RendererProcessHost::Opened> RendererProcessHost::Open(const Orig
   {
     // Hold the lock across the launch so that a quick exit finds the renderer registered.
     absl::MutexLock lock(&mu_);
-    pid = launcher_->Launch(launch, [this](pid_t pid, int) { OnExit(pid); });
+    pid =
+        launcher_->Launch(launch, [this, guard = guard_](pid_t pid, int) { RunIfAlive(guard, [&] { OnExit(pid); }); });
     if (pid.ok())
       renderers_[*pid] = Renderer{origin, -1};
   }

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "browser/process/process_launcher.h"
+#include "components/background_sync/lifetime_guard.h"
 #include "services/background_sync/session_registry.h"
 
 namespace bgsync {
@@ -57,6 +58,8 @@ class RendererProcessHost {
   ProcessLauncher* const launcher_;
   SessionRegistry* const sessions_;
   const std::function<void(pid_t, const Origin&)> on_exit_;
+  // Exit callbacks run on the launcher's reaper threads, possibly after this is gone.
+  const std::shared_ptr<LifetimeGuard> guard_ = std::make_shared<LifetimeGuard>();
 
   absl::Mutex mu_;
   struct Renderer {

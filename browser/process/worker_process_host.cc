@@ -10,6 +10,10 @@ WorkerProcessHost::WorkerProcessHost(Options options,
                                      std::function<absl::StatusOr<WorkerSpec>(int64_t)> lookup)
     : options_(std::move(options)), launcher_(launcher), sessions_(sessions), lookup_(std::move(lookup)) {}
 
+WorkerProcessHost::~WorkerProcessHost() {
+  guard_->Invalidate();
+}
+
 void WorkerProcessHost::SetHost(ServiceWorkerHostImpl* host) {
   absl::MutexLock lock(&mu_);
   host_ = host;
@@ -37,7 +41,8 @@ absl::Status WorkerProcessHost::StartWorker(int64_t id) {
     launch.bootstrap =
         absl::StrCat("socket=", options_.socket_path, "\ntoken=", session->token, "\norigin=", spec->origin.Serialize(),
                      "\nclient_type=service_worker\nservice_worker_registration_id=", id, "\n");
-    pid = launcher_->Launch(launch, [this, id](pid_t pid, int) { OnExit(id, pid); });
+    pid = launcher_->Launch(
+        launch, [this, guard = guard_, id](pid_t pid, int) { RunIfAlive(guard, [&] { OnExit(id, pid); }); });
   }
   if (!session.ok() || !pid.ok()) {
     if (session.ok())

@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "browser/process/process_launcher.h"
+#include "components/background_sync/lifetime_guard.h"
 #include "services/background_sync/service_worker_host_impl.h"
 #include "services/background_sync/session_registry.h"
 
@@ -37,6 +38,9 @@ class WorkerProcessHost : public WorkerLauncher {
                     SessionRegistry* sessions,
                     std::function<absl::StatusOr<WorkerSpec>(int64_t)> lookup);
 
+  // Exits of its processes that arrive later are ignored (the processes themselves belong to the launcher).
+  ~WorkerProcessHost() override;
+
   void SetHost(ServiceWorkerHostImpl* host);
 
   // WorkerLauncher.
@@ -53,6 +57,8 @@ class WorkerProcessHost : public WorkerLauncher {
   ProcessLauncher* const launcher_;
   SessionRegistry* const sessions_;
   const std::function<absl::StatusOr<WorkerSpec>(int64_t)> lookup_;
+  // Exit callbacks run on the launcher's reaper threads, possibly after this is gone.
+  const std::shared_ptr<LifetimeGuard> guard_ = std::make_shared<LifetimeGuard>();
 
   absl::Mutex mu_;
   ServiceWorkerHostImpl* host_ ABSL_GUARDED_BY(mu_) = nullptr;
