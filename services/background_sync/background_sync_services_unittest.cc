@@ -231,6 +231,43 @@ TEST_F(ServicesTest, RegisterResolveFireAndComplete) {
   EXPECT_EQ(starts_.load(), 1);
 }
 
+TEST_F(ServicesTest, ARunningWorkerIsReusedForLaterEvents) {
+  const std::string window = WindowToken(mail_);
+  mojom::RegisterReply reply;
+  ASSERT_TRUE(Register(window, kSw, "first", &reply).ok());
+  ASSERT_TRUE(Resolve(window, kSw, "first").ok());
+  ASSERT_TRUE(worker_ready_.WaitForNotificationWithTimeout(kGenerous));
+  std::vector<mojom::SyncEvent> events = worker_->WaitForEvents(1);
+  ASSERT_EQ(events.size(), 1u);
+  worker_->Reply(events[0].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  ASSERT_TRUE(Register(window, kSw, "second", &reply).ok());
+  ASSERT_TRUE(Resolve(window, kSw, "second").ok());
+  events = worker_->WaitForEvents(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].tag(), "second");
+  worker_->Reply(events[1].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  EXPECT_TRUE(WaitForEngine([](const std::vector<SyncRegistration>& all) { return all.empty(); }));
+  EXPECT_EQ(starts_.load(), 1) << "a second worker process was started although one was running";
+}
+
+TEST_F(ServicesTest, AnIdleWorkerIsStopped) {
+  const std::string window = WindowToken(mail_);
+  mojom::RegisterReply reply;
+  ASSERT_TRUE(Register(window, kSw, "t", &reply).ok());
+  ASSERT_TRUE(Resolve(window, kSw, "t").ok());
+  ASSERT_TRUE(worker_ready_.WaitForNotificationWithTimeout(kGenerous));
+  std::vector<mojom::SyncEvent> events = worker_->WaitForEvents(1);
+  ASSERT_EQ(events.size(), 1u);
+  worker_->Reply(events[0].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  ASSERT_TRUE(WaitForEngine([](const std::vector<SyncRegistration>& all) { return all.empty(); }));
+  EXPECT_EQ(stops_.load(), 0);
+  clock_.Advance(WorkerHostOptions().idle_timeout - absl::Seconds(1));
+  EXPECT_EQ(stops_.load(), 0);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(stops_.load(), 1);
+  EXPECT_TRUE(worker_->WaitForEnd()) << "the idle worker's stream stayed open";
+}
+
 TEST_F(ServicesTest, GetTagsAndErrorsComeBackAsTheEnum) {
   const std::string window = WindowToken(mail_);
   mojom::RegisterReply reply;
