@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "test/browser_test_fixture.h"
 #include "tools/bgsyncctl/bgsyncctl_format.h"
 
 extern char** environ;
@@ -37,17 +38,6 @@ namespace {
 constexpr absl::Duration kStartDeadline = absl::Seconds(30);
 constexpr absl::Duration kExitDeadline = absl::Seconds(30);
 constexpr char kOrigin[] = "https://mail.example";
-
-std::string BinaryDirectory() {
-  return std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // True if something accepts connections on the unix socket at `path`.
 bool Accepts(const std::string& path) {
