@@ -2,7 +2,7 @@
 //
 // Usage: bgsync_browser [--profile DIR] [--offline] [--no-netlink] [--echo-log]
 //                       [--retry-delay SECONDS] [--retry-factor N] [--max-attempts N] [--event-timeout SECONDS]
-//                       [--worker-idle-timeout SECONDS]
+//                       [--worker-idle-timeout SECONDS] [--max-workers N] [--max-events-per-worker N]
 // The profile (default $XDG_DATA_HOME/bgsync/Default, else ~/.local/share/bgsync/Default) holds the LevelDB
 // stores. Each run makes a private runtime directory (0700) with browser.sock (renderers, workers) and admin.sock
 // (bgsyncctl), and writes its path to <profile>/RuntimeDirectory. SIGTERM/SIGINT: stop accepting, let in-flight
@@ -41,13 +41,16 @@ struct Flags {
   bool echo_log = false;
   BackgroundSyncParameters parameters;
   absl::Duration worker_idle_timeout = absl::Seconds(30);
+  int max_workers = 8;
+  int max_events_per_worker = 16;
 };
 
 void Usage() {
   std::fprintf(stderr,
                "usage: bgsync_browser [--profile DIR] [--offline] [--no-netlink] [--echo-log]\n"
                "                      [--retry-delay SECONDS] [--retry-factor N] [--max-attempts N]\n"
-               "                      [--event-timeout SECONDS] [--worker-idle-timeout SECONDS]\n");
+               "                      [--event-timeout SECONDS] [--worker-idle-timeout SECONDS]\n"
+               "                      [--max-workers N] [--max-events-per-worker N]\n");
 }
 
 bool ParseFlags(int argc, char** argv, Flags& flags) {
@@ -73,6 +76,10 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       flags.parameters.max_sync_event_duration = absl::Seconds(number);
     } else if (arg == "--worker-idle-timeout" && value(number) && number > 0) {
       flags.worker_idle_timeout = absl::Seconds(number);
+    } else if (arg == "--max-workers" && value(number) && number >= 1) {
+      flags.max_workers = static_cast<int>(number);
+    } else if (arg == "--max-events-per-worker" && value(number) && number >= 1) {
+      flags.max_events_per_worker = static_cast<int>(number);
     } else {
       return false;
     }
@@ -154,6 +161,8 @@ int Run(const Flags& flags) {
   config.socket_path = runtime + "/browser.sock";
   config.parameters = flags.parameters;
   config.worker_options.idle_timeout = flags.worker_idle_timeout;
+  config.worker_options.max_events_per_worker = flags.max_events_per_worker;
+  config.max_worker_processes = flags.max_workers;
   BackgroundSyncHost::Embedder embedder;
   embedder.clock = &clock;
   embedder.network = &connectivity;

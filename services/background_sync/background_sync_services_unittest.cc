@@ -92,7 +92,7 @@ class ServicesTest : public ::testing::Test, public WorkerLauncher {
     registry_.Add(kSw, mail_);
     registry_.Add(kOtherSw, other_);
 
-    host_ = std::make_unique<ServiceWorkerHostImpl>(&clock_, &sessions_, &bad_messages_, this);
+    host_ = std::make_unique<ServiceWorkerHostImpl>(&clock_, &sessions_, &bad_messages_, this, worker_options_);
     BackgroundSyncEngine::Dependencies deps{&clock_,    &network_,   &permissions_,
                                             &registry_, host_.get(), std::make_unique<MemoryStorageBackend>()};
     engine_ = *BackgroundSyncEngine::Create(std::move(deps), BackgroundSyncParameters());
@@ -187,6 +187,7 @@ class ServicesTest : public ::testing::Test, public WorkerLauncher {
     return true;
   }
 
+  WorkerHostOptions worker_options_;  // read by SetUp
   const Origin mail_ = *Origin::Parse("https://mail.example");
   const Origin other_ = *Origin::Parse("https://other.example");
   std::string dir_;
@@ -266,6 +267,41 @@ TEST_F(ServicesTest, AnIdleWorkerIsStopped) {
   clock_.Advance(absl::Seconds(1));
   EXPECT_EQ(stops_.load(), 1);
   EXPECT_TRUE(worker_->WaitForEnd()) << "the idle worker's stream stayed open";
+}
+
+class ServicesOneEventPerWorkerTest : public ServicesTest {
+ protected:
+  void SetUp() override {
+    worker_options_.max_events_per_worker = 1;
+    ServicesTest::SetUp();
+  }
+};
+
+TEST_F(ServicesOneEventPerWorkerTest, EventsBeyondTheCapWaitForTheirTurn) {
+  const std::string window = WindowToken(mail_);
+  mojom::RegisterReply reply;
+  network_.SetOnline(false);
+  ASSERT_TRUE(Register(window, kSw, "a", &reply).ok());
+  ASSERT_TRUE(Register(window, kSw, "b", &reply).ok());
+  ASSERT_TRUE(Resolve(window, kSw, "a").ok());
+  ASSERT_TRUE(Resolve(window, kSw, "b").ok());
+  network_.SetOnline(true);
+  engine_->OnNetworkChanged();
+  ASSERT_TRUE(worker_ready_.WaitForNotificationWithTimeout(kGenerous));
+  std::vector<mojom::SyncEvent> events = worker_->WaitForEvents(1);
+  ASSERT_EQ(events.size(), 1u);
+  // Both registrations are firing in the engine, but only one event may be at the worker.
+  ASSERT_TRUE(WaitForEngine([](const std::vector<SyncRegistration>& all) {
+    return all.size() == 2 && all[0].state == SyncState::kFiring && all[1].state == SyncState::kFiring;
+  }));
+  EXPECT_EQ(worker_->WaitForEvents(1).size(), 1u);
+  worker_->Reply(events[0].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  events = worker_->WaitForEvents(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_NE(events[0].tag(), events[1].tag());
+  worker_->Reply(events[1].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  EXPECT_TRUE(WaitForEngine([](const std::vector<SyncRegistration>& all) { return all.empty(); }));
+  EXPECT_EQ(starts_.load(), 1);
 }
 
 TEST_F(ServicesTest, GetTagsAndErrorsComeBackAsTheEnum) {
