@@ -155,6 +155,23 @@ TEST_F(BrowserE2ETest, RegisteringAgainAroundAFailedEventRunsItOnceMore) {
   EXPECT_EQ(WorkerLog(log), (std::vector<std::string>{"event outbox last_chance=0", "event outbox last_chance=0"}));
 }
 
+TEST_F(BrowserE2ETest, WithOneWorkerSlotEventsWaitForItInsteadOfFailing) {
+  StartBrowser({"--max-workers", "1"});
+  const std::string log_a = dir_ + "/a.log";
+  const std::string log_b = dir_ + "/b.log";
+  const int64_t a = InstallTestWorker(kMail, {"--log=" + log_a});
+  const int64_t b = InstallTestWorker("https://other.example", {"--log=" + log_b});
+  Page mail = OpenPage(kMail);
+  Page other = OpenPage("https://other.example");
+  ASSERT_TRUE(Register(mail, a, "a").has_registration());
+  ASSERT_TRUE(Register(other, b, "b").has_registration());
+  SetNetwork(admin::SetNetworkEmulationRequest::MODE_ONLINE);
+  // Only one worker process may run; the other service worker's event waits for the slot and runs once.
+  EXPECT_TRUE(Eventually([&] { return Registrations().empty(); }));
+  EXPECT_EQ(WorkerLog(log_a), std::vector<std::string>{"event a last_chance=0"});
+  EXPECT_EQ(WorkerLog(log_b), std::vector<std::string>{"event b last_chance=0"});
+}
+
 TEST_F(BrowserE2ETest, SecondBrowserOnTheSameProfileRefusesToStart) {
   StartBrowser();
   LaunchOptions second;

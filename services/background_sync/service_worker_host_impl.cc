@@ -225,6 +225,7 @@ void ServiceWorkerHostImpl::OnResult(Stream* stream, const Session& session, con
   }
   PendingEvent event;
   std::vector<mojom::BrowserMessage> to_send;
+  bool stop_self = false;
   {
     absl::MutexLock lock(&mu_);
     auto worker = workers_.find(id);
@@ -241,14 +242,34 @@ void ServiceWorkerHostImpl::OnResult(Stream* stream, const Session& session, con
       PumpLocked(id, worker->second, to_send);
       for (mojom::BrowserMessage& message : to_send)
         stream->Send(std::move(message));
-      if (worker->second.in_flight.empty())
-        ArmIdleTimerLocked(id, worker->second);
+      if (worker->second.in_flight.empty() && worker->second.queued.empty()) {
+        if (AnyWaitingForSlotLocked()) {
+          // Another service worker waits for a process slot: hand this one's over now, not after the idle time.
+          stop_self = true;
+          stream->Close(grpc::Status::OK);
+          if (worker->second.idle_timer)
+            clock_->Cancel(worker->second.idle_timer);
+          workers_.erase(worker);
+        } else {
+          ArmIdleTimerLocked(id, worker->second);
+        }
+      }
     }
   }
   if (event.id == 0)
     return stream->Reject(absl::StrCat("result for unknown event ", result.event_id()));
   clock_->Cancel(event.grace_timer);
   event.done(outcome);
+  if (stop_self)
+    launcher_->StopWorker(id);
+}
+
+bool ServiceWorkerHostImpl::AnyWaitingForSlotLocked() {
+  for (const auto& [id, worker] : workers_) {
+    if (worker.waiting_for_slot)
+      return true;
+  }
+  return false;
 }
 
 void ServiceWorkerHostImpl::OnStreamClosed(Stream* stream, int64_t id) {
@@ -268,20 +289,21 @@ void ServiceWorkerHostImpl::OnStreamClosed(Stream* stream, int64_t id) {
 
 void ServiceWorkerHostImpl::OnWorkerProcessGone(int64_t id) {
   std::vector<Completion> completions;
-  Stream* stream = nullptr;
   {
     absl::MutexLock lock(&mu_);
     auto worker = workers_.find(id);
-    if (worker == workers_.end())
-      return;
-    stream = worker->second.stream;
-    FailAllLocked(worker->second, SyncEventOutcome::kWorkerCrashed, completions);
-    workers_.erase(worker);
-    if (stream)
-      stream->Close(grpc::Status(grpc::StatusCode::CANCELLED, "worker process exited"));
+    if (worker != workers_.end() && !worker->second.waiting_for_slot) {
+      Stream* stream = worker->second.stream;
+      FailAllLocked(worker->second, SyncEventOutcome::kWorkerCrashed, completions);
+      workers_.erase(worker);
+      if (stream)
+        stream->Close(grpc::Status(grpc::StatusCode::CANCELLED, "worker process exited"));
+    }
   }
   for (auto& [done, outcome] : completions)
     done(outcome);
+  // Its process slot is free: a worker waiting for one may start.
+  StartWaitingWorker();
 }
 
 void ServiceWorkerHostImpl::DispatchSyncEvent(const SyncEventRequest& request,
@@ -310,7 +332,7 @@ void ServiceWorkerHostImpl::DispatchSyncEvent(const SyncEventRequest& request,
         PumpLocked(id, worker, to_send);
         for (mojom::BrowserMessage& message : to_send)
           worker.stream->Send(std::move(message));
-      } else if (!worker.starting) {
+      } else if (!worker.starting && !worker.waiting_for_slot) {
         worker.starting = true;
         start = true;
         worker.start_timer = PostGuarded(clock_->Now() + options_.start_timeout, [this, id] { OnStartTimeout(id); });
@@ -321,21 +343,65 @@ void ServiceWorkerHostImpl::DispatchSyncEvent(const SyncEventRequest& request,
     return done(SyncEventOutcome::kAborted);
   if (!start)
     return;
+  StartWorker(id);
+}
+
+void ServiceWorkerHostImpl::StartWorker(int64_t id) {
   absl::Status started = launcher_->StartWorker(id);
   if (started.ok())
     return;
   std::vector<Completion> completions;
+  int64_t evict = 0;
   {
     absl::MutexLock lock(&mu_);
     auto worker = workers_.find(id);
     if (worker == workers_.end() || worker->second.stream)
       return;
     clock_->Cancel(worker->second.start_timer);
-    FailAllLocked(worker->second, SyncEventOutcome::kDispatchFailed, completions);
-    workers_.erase(worker);
+    worker->second.start_timer = 0;
+    worker->second.starting = false;
+    if (started.code() == absl::StatusCode::kResourceExhausted) {
+      // Every worker-process slot is taken. The events wait (no attempt is spent on a capacity limit) and an
+      // idle worker, if there is one, makes room; the next worker exit starts this one.
+      worker->second.waiting_for_slot = true;
+      for (auto& [other_id, other] : workers_) {
+        if (other.stream && other.in_flight.empty() && other.queued.empty()) {
+          evict = other_id;
+          other.stream->Close(grpc::Status::OK);
+          if (other.idle_timer)
+            clock_->Cancel(other.idle_timer);
+          workers_.erase(other_id);
+          break;
+        }
+      }
+    } else {
+      FailAllLocked(worker->second, SyncEventOutcome::kDispatchFailed, completions);
+      workers_.erase(worker);
+    }
   }
+  if (evict)
+    launcher_->StopWorker(evict);
   for (auto& [fail, outcome] : completions)
     fail(outcome);
+}
+
+void ServiceWorkerHostImpl::StartWaitingWorker() {
+  int64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [worker_id, worker] : workers_) {
+      if (worker.waiting_for_slot) {
+        id = worker_id;
+        worker.waiting_for_slot = false;
+        worker.starting = true;
+        worker.start_timer =
+            PostGuarded(clock_->Now() + options_.start_timeout, [this, id = worker_id] { OnStartTimeout(id); });
+        break;
+      }
+    }
+  }
+  if (id)
+    StartWorker(id);
 }
 
 void ServiceWorkerHostImpl::PumpLocked(int64_t id, Worker& worker, std::vector<mojom::BrowserMessage>& to_send) {

@@ -83,6 +83,7 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   struct Worker {
     Stream* stream = nullptr;  // set once the worker said WorkerReady
     bool starting = false;
+    bool waiting_for_slot = false;  // every worker-process slot was taken; starts when one frees up
     TimerId start_timer = 0;
     TimerId idle_timer = 0;
     std::deque<PendingEvent> queued;                        // not sent yet
@@ -102,6 +103,11 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   void FailAllLocked(Worker& worker, SyncEventOutcome outcome, std::vector<Completion>& completions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ArmIdleTimerLocked(int64_t id, Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AnyWaitingForSlotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Asks the launcher for the worker of `id`; on a full house it waits for a slot (evicting an idle worker).
+  void StartWorker(int64_t id);
+  // Starts one worker that is waiting for a process slot, if any.
+  void StartWaitingWorker();
   void OnStartTimeout(int64_t id);
   void OnDeadlinePassed(int64_t id, uint64_t event_id);
   void OnIdle(int64_t id);
