@@ -118,7 +118,8 @@ absl::StatusOr<Origin> Origin::Parse(absl::string_view text) {
 }
 
 std::string Origin::Serialize() const {
-  if (scheme_.empty()) return "";
+  if (scheme_.empty())
+    return "";
   if (port_ == 0)
     return absl::StrCat(scheme_, "://", host_);
   return absl::StrCat(scheme_, "://", host_, ":", port_);
