@@ -155,6 +155,20 @@ grpc::Status BrowserAdminService::SetPermission(grpc::ServerContext*,
   if (request->setting() == admin::SetPermissionRequest::SETTING_DENIED)
     status = PermissionStatus::kDenied;
   parts_.permissions->Set(*origin, request->periodic() ? SyncType::kPeriodic : SyncType::kOneShot, status);
+  if (status == PermissionStatus::kDenied) {
+    // Revoking either permission removes the origin's periodic registrations, from memory and storage.
+    absl::Notification removed;
+    absl::Status result;
+    parts_.host->engine().OnPermissionRevoked(*origin, [&](absl::Status s) {
+      result = s;
+      removed.Notify();
+    });
+    removed.WaitForNotification();
+    parts_.host->log().Append({0, absl::Time(), origin->Serialize(), 0, "Permission revoked", "",
+                               request->periodic() ? "periodic-background-sync" : "background-sync"});
+    if (!result.ok())
+      return ToGrpc(result);
+  }
   return grpc::Status::OK;
 }
 

@@ -419,6 +419,63 @@ void BackgroundSyncEngine::OnServiceWorkerUnregistered(int64_t sw_registration_i
       });
 }
 
+void BackgroundSyncEngine::OnPermissionRevoked(const Origin& origin, absl::AnyInvocable<void(absl::Status)> done) {
+  std::set<int64_t> service_workers;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, r] : registrations_) {
+      if (key.type == SyncType::kPeriodic && r.origin == origin)
+        service_workers.insert(key.sw_registration_id);
+    }
+  }
+  if (service_workers.empty())
+    return done(absl::OkStatus());
+  // One deletion per service-worker registration, each on that registration's queue; `done` after the last.
+  struct Pending {
+    absl::Mutex mu;
+    size_t remaining ABSL_GUARDED_BY(mu);
+    absl::Status first_error ABSL_GUARDED_BY(mu);
+    absl::AnyInvocable<void(absl::Status)> done;
+  };
+  auto pending = std::make_shared<Pending>();
+  {
+    absl::MutexLock lock(&pending->mu);
+    pending->remaining = service_workers.size();
+  }
+  pending->done = std::move(done);
+  for (int64_t sw : service_workers) {
+    queues_.Post(sw, [this, sw, origin, pending](OperationQueues::Finish finish) mutable {
+      Changes changes;
+      {
+        absl::MutexLock lock(&mu_);
+        for (auto it = registrations_.lower_bound({sw, SyncType::kPeriodic, ""});
+             it != registrations_.end() && it->first.sw_registration_id == sw && it->first.type == SyncType::kPeriodic;
+             ++it) {
+          if (it->second.origin == origin)
+            changes.emplace(it->first, std::nullopt);
+        }
+      }
+      auto complete = [pending, finish = std::move(finish)](absl::Status status) mutable {
+        finish();
+        bool last;
+        absl::Status result;
+        {
+          absl::MutexLock lock(&pending->mu);
+          if (!status.ok() && pending->first_error.ok())
+            pending->first_error = SyncError(E::BACKGROUND_SYNC_ERROR_STORAGE, status.message());
+          last = --pending->remaining == 0;
+          result = pending->first_error;
+        }
+        if (last)
+          pending->done(result);
+      };
+      if (changes.empty())
+        return complete(absl::OkStatus());
+      CommitChanges(std::move(changes), WriteDurability(), std::move(complete));
+    });
+  }
+}
+
 std::vector<SyncRegistration> BackgroundSyncEngine::GetAllRegistrations() {
   absl::MutexLock lock(&mu_);
   std::vector<SyncRegistration> result;

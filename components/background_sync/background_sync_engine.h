@@ -114,6 +114,12 @@ class BackgroundSyncEngine {
   // registrations in one batch. Outcomes of its in-flight events are ignored. `done` gets the store's status.
   void OnServiceWorkerUnregistered(int64_t sw_registration_id, absl::AnyInvocable<void(absl::Status)> done);
 
+  // The embedder revoked `origin`'s "background-sync" or "periodic-background-sync" permission: every periodic
+  // registration of the origin is deleted, from memory and storage, one batch per service-worker registration
+  // (spec: permission revoked → periodic registrations removed). One-shot registrations stay: they are checked at
+  // register time only, as in Chromium. `done` gets OK or the first storage error.
+  void OnPermissionRevoked(const Origin& origin, absl::AnyInvocable<void(absl::Status)> done);
+
   // Connectivity may have changed: fires every ready registration whose service worker is now online.
   void OnNetworkChanged();
 

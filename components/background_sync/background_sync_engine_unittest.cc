@@ -111,5 +111,47 @@ TEST_F(EngineTest, RegisterErrors) {
   EXPECT_TRUE(DiskRegistrations().empty());
 }
 
+TEST_F(EngineTest, RevokedPermissionRemovesThatOriginsPeriodicRegistrations) {
+  network_.SetOnline(false);
+  registry_.Add(2, origin_);
+  registry_.Add(3, other_origin_);
+  ASSERT_TRUE(Register("news", 0, kSw, SyncType::kPeriodic, std::nullopt, absl::Hours(12)).ok());
+  ASSERT_TRUE(Register("weather", 0, 2, SyncType::kPeriodic, std::nullopt, absl::Hours(24)).ok());
+  ASSERT_TRUE(Register("news", 0, 3, SyncType::kPeriodic, other_origin_, absl::Hours(12)).ok());
+  ASSERT_TRUE(Register("outbox").ok());
+
+  Result<absl::Status> done;
+  engine().OnPermissionRevoked(origin_, done.callback());
+  ASSERT_TRUE(done.ready());
+  EXPECT_TRUE(done.value->ok());
+  EXPECT_FALSE(Find("news", kSw, SyncType::kPeriodic));
+  EXPECT_FALSE(Find("weather", 2, SyncType::kPeriodic));
+  EXPECT_TRUE(Find("news", 3, SyncType::kPeriodic)) << "another origin's registration was removed";
+  EXPECT_TRUE(Find("outbox")) << "one-shot registrations are not affected";
+  ExpectMemoryEqualsDisk();
+  RestartEngine();
+  EXPECT_EQ(engine().GetAllRegistrations().size(), 2u);
+}
+
+TEST_F(EngineTest, RevocationThatCannotBeStoredKeepsMemoryEqualToDisk) {
+  ASSERT_TRUE(Register("news", 0, kSw, SyncType::kPeriodic, std::nullopt, absl::Hours(12)).ok());
+  storage_->FailNextCommits(1);
+  Result<absl::Status> done;
+  engine().OnPermissionRevoked(origin_, done.callback());
+  ASSERT_TRUE(done.ready());
+  EXPECT_EQ(ErrorOf(*done.value), E::BACKGROUND_SYNC_ERROR_STORAGE);
+  EXPECT_TRUE(Find("news", kSw, SyncType::kPeriodic));
+  ExpectMemoryEqualsDisk();
+}
+
+TEST(DefaultPermissionControllerTest, PeriodicIsDeniedUntilGrantedOneShotFollowsTheOrigin) {
+  DefaultPermissionController policy;
+  const Origin secure = *Origin::Parse("https://mail.example");
+  const Origin insecure = *Origin::Parse("http://mail.example");
+  EXPECT_EQ(policy.GetPermission(secure, SyncType::kOneShot), PermissionStatus::kGranted);
+  EXPECT_EQ(policy.GetPermission(insecure, SyncType::kOneShot), PermissionStatus::kDenied);
+  EXPECT_EQ(policy.GetPermission(secure, SyncType::kPeriodic), PermissionStatus::kDenied);
+}
+
 }  // namespace
 }  // namespace bgsync

@@ -18,10 +18,14 @@ class PermissionController {
   virtual PermissionStatus GetPermission(const Origin& origin, SyncType type) = 0;
 };
 
-// The default policy: granted for potentially trustworthy origins (https, http on loopback), denied otherwise.
+// The default policy, Chromium's: "background-sync" is granted for potentially trustworthy origins (https, http
+// on loopback) and denied otherwise; "periodic-background-sync" is denied until the embedder grants it (Chrome
+// grants it to installed web apps).
 class DefaultPermissionController : public PermissionController {
  public:
   PermissionStatus GetPermission(const Origin& origin, SyncType type) override {
+    if (type == SyncType::kPeriodic)
+      return PermissionStatus::kDenied;
     return origin.IsPotentiallyTrustworthy() ? PermissionStatus::kGranted : PermissionStatus::kDenied;
   }
 };
