@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "browser/service_worker/proto/service_worker_record.pb.h"
+#include "components/background_sync/storage_key_id.h"
 
 namespace bgsync {
 namespace {
@@ -18,34 +19,21 @@ constexpr char kMetaPrefix[] = "w:meta:";
 constexpr char kSchemaVersionKey[] = "w:meta:schema_version";
 constexpr char kNextIdKey[] = "w:meta:next_id";
 constexpr char kRegistrationPrefix[] = "w:reg:";
-constexpr size_t kIdHexDigits = 16;
 constexpr int64_t kMaxId = std::numeric_limits<int64_t>::max();
 
 using Record = storage::ServiceWorkerRecord;
 
 std::string RegistrationKey(int64_t id) {
-  return absl::StrFormat("%s%016" PRIx64, kRegistrationPrefix, static_cast<uint64_t>(id));
+  return absl::StrCat(kRegistrationPrefix, EncodeStorageKeyId(id));
 }
 
 // The id a "w:reg:" key names, if it is spelled exactly as RegistrationKey spells ids (any other spelling is not a
 // key this registry would ever write or overwrite). May be <= 0 for keys no registration can have.
 std::optional<int64_t> IdOfKey(absl::string_view key) {
   const absl::string_view prefix = kRegistrationPrefix;
-  if (key.size() != prefix.size() + kIdHexDigits || key.substr(0, prefix.size()) != prefix)
+  if (key.substr(0, prefix.size()) != prefix)
     return std::nullopt;
-  uint64_t id = 0;
-  for (char c : key.substr(prefix.size())) {
-    int digit;
-    if (c >= '0' && c <= '9') {
-      digit = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      digit = c - 'a' + 10;
-    } else {
-      return std::nullopt;
-    }
-    id = (id << 4) | static_cast<uint64_t>(digit);
-  }
-  return static_cast<int64_t>(id);
+  return DecodeStorageKeyId(key.substr(prefix.size()));
 }
 
 absl::Status NotFound(int64_t id) {

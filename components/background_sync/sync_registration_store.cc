@@ -6,13 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "components/background_sync/proto/sync_registration_record.pb.h"
+#include "components/background_sync/storage_key_id.h"
 
 namespace bgsync {
 namespace {
 
 constexpr char kSchemaKey[] = "m:schema_version";
 constexpr char kRegistrationPrefix[] = "r:";
-constexpr size_t kIdHexDigits = 16;
 
 using Record = storage::SyncRegistrationRecord;
 
@@ -58,7 +58,7 @@ absl::Status Corrupt(const std::string& why) {
 }  // namespace
 
 std::string SyncRegistrationStore::EncodeKey(const RegistrationKey& key) {
-  return absl::StrFormat("%s%016" PRIx64 ":%d:%s", kRegistrationPrefix, static_cast<uint64_t>(key.sw_registration_id),
+  return absl::StrFormat("%s%s:%d:%s", kRegistrationPrefix, EncodeStorageKeyId(key.sw_registration_id),
                          static_cast<int>(key.type), key.tag);
 }
 
@@ -91,25 +91,14 @@ void SyncRegistrationStore::AddDelete(const RegistrationKey& key, StorageBatch& 
 absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::string& key, const std::string& value) {
   // Key: "r:" + 16 hex + ":" + type + ":" + tag.
   const size_t prefix = sizeof(kRegistrationPrefix) - 1;
-  if (key.size() < prefix + kIdHexDigits + 3 || key.compare(0, prefix, kRegistrationPrefix) != 0 ||
-      key[prefix + kIdHexDigits] != ':' || key[prefix + kIdHexDigits + 2] != ':') {
+  if (key.size() < prefix + kStorageKeyIdDigits + 3 || key.compare(0, prefix, kRegistrationPrefix) != 0 ||
+      key[prefix + kStorageKeyIdDigits] != ':' || key[prefix + kStorageKeyIdDigits + 2] != ':') {
     return Corrupt("malformed key");
   }
-  // Exactly 16 lower-case hex digits: any other spelling is not the key the engine writes and deletes.
-  uint64_t id = 0;
-  for (size_t i = prefix; i < prefix + kIdHexDigits; ++i) {
-    const char c = key[i];
-    int digit;
-    if (c >= '0' && c <= '9') {
-      digit = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      digit = c - 'a' + 10;
-    } else {
-      return Corrupt("malformed id in key");
-    }
-    id = (id << 4) | static_cast<uint64_t>(digit);
-  }
-  char type_char = key[prefix + kIdHexDigits + 1];
+  std::optional<int64_t> id = DecodeStorageKeyId(absl::string_view(key).substr(prefix, kStorageKeyIdDigits));
+  if (!id)
+    return Corrupt("malformed id in key");
+  char type_char = key[prefix + kStorageKeyIdDigits + 1];
   if (type_char != '1' && type_char != '2')
     return Corrupt("unknown type in key");
 
@@ -117,9 +106,9 @@ absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::
   if (!record.ParseFromString(value))
     return Corrupt("record does not parse");
   SyncRegistration r;
-  r.key.sw_registration_id = static_cast<int64_t>(id);
+  r.key.sw_registration_id = *id;
   r.key.type = type_char == '1' ? SyncType::kOneShot : SyncType::kPeriodic;
-  r.key.tag = key.substr(prefix + kIdHexDigits + 3);
+  r.key.tag = key.substr(prefix + kStorageKeyIdDigits + 3);
   if (record.sw_registration_id() != r.key.sw_registration_id ||
       record.type() != static_cast<Record::Type>(r.key.type) || record.tag() != r.key.tag) {
     return Corrupt("record does not match its key");

@@ -155,6 +155,11 @@ class Cli {
   }
 
   // A usage error of the current command: the message, then its synopsis. Returns kExitUsage.
+  // The usage error for an argument NAME that had to be a positive integer but was `text`.
+  int NotAPositiveInteger(absl::string_view name, absl::string_view text) const {
+    return Usage(absl::StrCat(name, " must be a positive integer, not \"", text, "\""));
+  }
+
   int Usage(absl::string_view message) const {
     std::fprintf(stderr, "bgsyncctl: %s: %s\nusage: bgsyncctl %s %s\n(see `bgsyncctl %s --help`)\n", command_->name,
                  std::string(message).c_str(), command_->name, command_->synopsis, command_->name);
@@ -374,7 +379,7 @@ int SwActivate(Cli& cli, const Args& args) {
   admin::ServiceWorkerId request;
   int64_t id = 0;
   if (!ParseId(args.positional[0], &id))
-    return cli.Usage(absl::StrCat("ID must be a positive integer, not \"", args.positional[0], "\""));
+    return cli.NotAPositiveInteger("ID", args.positional[0]);
   request.set_id(id);
   if (int rc = cli.Connect())
     return rc;
@@ -393,7 +398,7 @@ int SwUnregister(Cli& cli, const Args& args) {
   admin::ServiceWorkerId request;
   int64_t id = 0;
   if (!ParseId(args.positional[0], &id))
-    return cli.Usage(absl::StrCat("ID must be a positive integer, not \"", args.positional[0], "\""));
+    return cli.NotAPositiveInteger("ID", args.positional[0]);
   request.set_id(id);
   if (int rc = cli.Connect())
     return rc;
@@ -459,7 +464,7 @@ int OpenWindow(Cli& cli, const Args& args) {
 int CloseWindow(Cli& cli, const Args& args) {
   int32_t pid = 0;
   if (!absl::SimpleAtoi(args.positional[0], &pid) || pid <= 0)
-    return cli.Usage(absl::StrCat("PID must be a positive integer, not \"", args.positional[0], "\""));
+    return cli.NotAPositiveInteger("PID", args.positional[0]);
   admin::CloseWindowRequest request;
   request.set_pid(pid);
   if (int rc = cli.Connect())
@@ -475,7 +480,7 @@ int Register(Cli& cli, const Args& args) {
   const std::string& origin = args.positional[0];
   int64_t sw_id = 0;
   if (!ParseId(args.positional[1], &sw_id))
-    return cli.Usage(absl::StrCat("SW_ID must be a positive integer, not \"", args.positional[1], "\""));
+    return cli.NotAPositiveInteger("SW_ID", args.positional[1]);
   std::string tag;
   int rc = kExitOk;
   if (!ParseTagArgument(cli, args, args.positional[2], &tag, &rc))
@@ -519,7 +524,7 @@ int Tags(Cli& cli, const Args& args) {
   const std::string& origin = args.positional[0];
   int64_t sw_id = 0;
   if (!ParseId(args.positional[1], &sw_id))
-    return cli.Usage(absl::StrCat("SW_ID must be a positive integer, not \"", args.positional[1], "\""));
+    return cli.NotAPositiveInteger("SW_ID", args.positional[1]);
   int rc = cli.Connect();
   if (rc)
     return rc;
@@ -579,7 +584,7 @@ int NetworkAuto(Cli& cli, const Args&) {
 int EmulateServiceWorkerOffline(Cli& cli, const Args& args, bool offline) {
   int64_t sw_id = 0;
   if (!ParseId(args.positional[0], &sw_id))
-    return cli.Usage(absl::StrCat("SW_ID must be a positive integer, not \"", args.positional[0], "\""));
+    return cli.NotAPositiveInteger("SW_ID", args.positional[0]);
   admin::SetNetworkEmulationRequest request;
   request.set_service_worker_registration_id(sw_id);
   request.set_offline(offline);
@@ -666,7 +671,7 @@ int Registrations(Cli& cli, const Args&) {
 int Dispatch(Cli& cli, const Args& args) {
   int64_t sw_id = 0;
   if (!ParseId(args.positional[0], &sw_id))
-    return cli.Usage(absl::StrCat("SW_ID must be a positive integer, not \"", args.positional[0], "\""));
+    return cli.NotAPositiveInteger("SW_ID", args.positional[0]);
   admin::DispatchSyncEventRequest request;
   request.set_service_worker_registration_id(sw_id);
   std::string tag;
