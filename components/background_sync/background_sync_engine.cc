@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "components/background_sync/periodic_schedule.h"
 #include "components/background_sync/retry_policy.h"
 #include "public/background_sync_error.h"
 #include "public/sync_tag.h"
@@ -14,6 +15,19 @@ using E = BackgroundSyncError;
 
 bool IsFiring(SyncState state) {
   return state == SyncState::kFiring || state == SyncState::kReregisteredWhileFiring;
+}
+
+// "sync" or "periodicsync", as in Chromium's DevTools event names.
+absl::string_view EventWord(SyncType type) {
+  return type == SyncType::kOneShot ? "sync" : "periodicsync";
+}
+
+std::string RegistrationHistogram(SyncType type) {
+  return type == SyncType::kOneShot ? "BackgroundSync.Registration.OneShot" : "BackgroundSync.Registration.Periodic";
+}
+
+std::string ToMillisString(absl::Duration d) {
+  return absl::StrCat(absl::ToInt64Milliseconds(d));
 }
 
 }  // namespace
@@ -28,6 +42,8 @@ BackgroundSyncEngine::BackgroundSyncEngine(Dependencies dependencies, Background
       permissions_(dependencies.permissions),
       registry_(dependencies.registry),
       dispatcher_(dependencies.dispatcher),
+      engagement_(dependencies.engagement ? dependencies.engagement : &default_engagement_),
+      observer_(dependencies.observer),
       storage_(std::move(dependencies.storage)),
       store_(storage_.get()) {}
 
@@ -39,7 +55,9 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncEngine>> BackgroundSyncEngine::Crea
     return absl::InvalidArgumentError("BackgroundSyncEngine::Create: a dependency is missing");
   }
   if (parameters.max_sync_attempts < 1 || parameters.retry_delay_factor < 1 ||
-      parameters.max_consecutive_interruptions < 1) {
+      parameters.max_consecutive_interruptions < 1 || parameters.max_periodic_sync_attempts < 1 ||
+      parameters.min_periodic_sync_events_interval <= absl::ZeroDuration() ||
+      parameters.min_periodic_sync_batch_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("BackgroundSyncEngine::Create: parameters out of range");
   }
   std::unique_ptr<BackgroundSyncEngine> engine(
@@ -102,6 +120,8 @@ absl::Status BackgroundSyncEngine::Load() {
     ++registrations_per_sw_[r.key.sw_registration_id];
     ++registrations_per_origin_[r.origin];
     ++load_report_.loaded;
+    if (r.key.type == SyncType::kPeriodic)
+      periodic_by_origin_[r.origin].insert(r.key);
     RegistrationKey key = r.key;
     registrations_.emplace(std::move(key), std::move(r));
   }
@@ -194,6 +214,8 @@ void BackgroundSyncEngine::ApplyChanges(const Changes& changes) {
       if (it == registrations_.end()) {
         ++registrations_per_sw_[key.sw_registration_id];
         ++registrations_per_origin_[value->origin];
+        if (key.type == SyncType::kPeriodic)
+          periodic_by_origin_[value->origin].insert(key);
         registrations_.emplace(key, *value);
       } else {
         it->second = *value;
@@ -204,6 +226,15 @@ void BackgroundSyncEngine::ApplyChanges(const Changes& changes) {
       if (--registrations_per_origin_[it->second.origin] == 0)
         registrations_per_origin_.erase(it->second.origin);
       awaiting_ack_.erase(key);
+      if (key.type == SyncType::kPeriodic) {
+        periodic_admitted_.erase(key);
+        auto index = periodic_by_origin_.find(it->second.origin);
+        if (index != periodic_by_origin_.end()) {
+          index->second.erase(key);
+          if (index->second.empty())
+            periodic_by_origin_.erase(index);
+        }
+      }
       registrations_.erase(it);
     }
   }
@@ -228,6 +259,7 @@ void BackgroundSyncEngine::RunRegister(RegisterRequest request,
                                        absl::AnyInvocable<void(absl::Status)> done,
                                        OperationQueues::Finish finish) {
   auto fail = [&](absl::Status status) {
+    metrics_.RecordEnum(RegistrationHistogram(request.type), SyncErrorName(GetSyncError(status)));
     done(std::move(status));
     finish();
   };
@@ -257,9 +289,13 @@ void BackgroundSyncEngine::RunRegister(RegisterRequest request,
   }
 
   RegistrationKey key{request.sw_registration_id, request.type, request.tag};
+  const bool periodic = request.type == SyncType::kPeriodic;
+  if (periodic)
+    RefreshPenalty(request.origin);
   SyncRegistration updated;
   bool is_new = false;
   bool changed = true;
+  bool rescheduled = false;
   std::optional<ClientId> previous_ack;
   {
     absl::MutexLock lock(&mu_);
@@ -278,14 +314,25 @@ void BackgroundSyncEngine::RunRegister(RegisterRequest request,
       ++creating_per_origin_[request.origin];
       updated.key = key;
       updated.origin = request.origin;
-      updated.max_attempts = request.type == SyncType::kOneShot ? parameters_.max_sync_attempts : 1;
+      updated.max_attempts = periodic ? parameters_.max_periodic_sync_attempts : parameters_.max_sync_attempts;
       updated.min_interval = request.min_interval;
+      if (periodic) {
+        // Not fired on registration: the first event is one interval after now (spec).
+        updated.anchor_time = clock_->Now();
+        SchedulePeriodic(updated);
+        rescheduled = true;
+      }
     } else {
       updated = it->second;
       const SyncRegistration& existing = it->second;
-      if (request.type == SyncType::kPeriodic && existing.min_interval != request.min_interval) {
+      if (periodic && existing.min_interval != request.min_interval) {
         updated.min_interval = request.min_interval;
-      } else if (existing.state == SyncState::kWaiting) {
+        // A firing registration is rescheduled when its event settles.
+        if (!IsFiring(existing.state) && existing.num_attempts == 0) {
+          SchedulePeriodic(updated);
+          rescheduled = true;
+        }
+      } else if (!periodic && existing.state == SyncState::kWaiting) {
         // Re-registering cancels the backoff: pending again, with fresh attempts (decision 1).
         updated.state = SyncState::kPending;
         updated.num_attempts = 0;
@@ -296,17 +343,43 @@ void BackgroundSyncEngine::RunRegister(RegisterRequest request,
         changed = false;
       }
     }
-    // Every successful Register waits for its own client's acknowledgement before the registration fires.
-    if (auto ack = awaiting_ack_.find(key); ack != awaiting_ack_.end())
-      previous_ack = ack->second;
-    if (request.client != 0)
-      awaiting_ack_[key] = request.client;
+    // Every successful one-shot Register waits for its own client's acknowledgement before the registration fires.
+    // Periodic registrations never fire on registration, so there is nothing to race.
+    if (!periodic) {
+      if (auto ack = awaiting_ack_.find(key); ack != awaiting_ack_.end())
+        previous_ack = ack->second;
+      if (request.client != 0)
+        awaiting_ack_[key] = request.client;
+    }
   }
 
-  auto complete = [this, key, done = std::move(done), finish = std::move(finish)](absl::Status status) mutable {
+  auto complete = [this, key, is_new, rescheduled, origin = request.origin, min_interval = request.min_interval,
+                   done = std::move(done), finish = std::move(finish)](absl::Status status) mutable {
     const bool ok = status.ok();
+    metrics_.RecordEnum(RegistrationHistogram(key.type), ok ? "OK" : SyncErrorName(GetSyncError(status)));
+    if (ok) {
+      metrics_.RecordEnum(RegistrationHistogram(key.type) + ".IsDuplicate", is_new ? "false" : "true");
+      if (key.type == SyncType::kOneShot) {
+        metrics_.RecordEnum("BackgroundSync.Registration.OneShot.CouldFire",
+                            network_->IsOnline(key.sw_registration_id) ? "true" : "false");
+        Emit(key, origin, "Registered sync");
+      } else {
+        Emit(key, origin, "Registered periodicsync", {{"minInterval", ToMillisString(min_interval)}});
+      }
+    }
     done(std::move(status));
     finish();
+    if (ok && rescheduled) {
+      std::optional<SyncRegistration> r;
+      {
+        absl::MutexLock lock(&mu_);
+        if (auto it = registrations_.find(key); it != registrations_.end())
+          r = it->second;
+      }
+      if (r)
+        EmitNextEventDelay(*r);
+      UpdateWakeUp();
+    }
     if (ok)
       FireReadyRegistrations(key.sw_registration_id);
   };
@@ -321,7 +394,7 @@ void BackgroundSyncEngine::RunRegister(RegisterRequest request,
           absl::MutexLock lock(&mu_);
           if (is_new && --creating_per_origin_[origin] == 0)
             creating_per_origin_.erase(origin);
-          if (!status.ok() && client != 0) {
+          if (!status.ok() && client != 0 && key.type == SyncType::kOneShot) {
             if (previous_ack) {
               awaiting_ack_[key] = *previous_ack;
             } else {
@@ -419,22 +492,50 @@ void BackgroundSyncEngine::OnServiceWorkerUnregistered(int64_t sw_registration_i
       });
 }
 
-void BackgroundSyncEngine::OnPermissionRevoked(const Origin& origin, absl::AnyInvocable<void(absl::Status)> done) {
-  std::set<int64_t> service_workers;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [key, r] : registrations_) {
-      if (key.type == SyncType::kPeriodic && r.origin == origin)
-        service_workers.insert(key.sw_registration_id);
+void BackgroundSyncEngine::Unregister(const Origin& origin,
+                                      int64_t sw_registration_id,
+                                      std::string tag,
+                                      absl::AnyInvocable<void(absl::Status)> done) {
+  queues_.Post(sw_registration_id, [this, origin, sw_registration_id, tag = std::move(tag),
+                                    done = std::move(done)](OperationQueues::Finish finish) mutable {
+    auto answer = [&](absl::Status status) {
+      done(std::move(status));
+      finish();
+    };
+    if (!IsWellFormedUtf8(tag))
+      return answer(absl::InvalidArgumentError("tag is not well-formed UTF-8"));
+    if (absl::Status status = CheckNotShutDown(); !status.ok())
+      return answer(status);
+    if (absl::Status status = CheckServiceWorker(origin, sw_registration_id); !status.ok())
+      return answer(status);
+    RegistrationKey key{sw_registration_id, SyncType::kPeriodic, std::move(tag)};
+    {
+      absl::MutexLock lock(&mu_);
+      if (registrations_.find(key) == registrations_.end())
+        return answer(absl::OkStatus());
     }
-  }
+    CommitChanges({{key, std::nullopt}}, WriteDurability(),
+                  [this, key, origin, answer = std::move(answer)](absl::Status status) mutable {
+                    if (status.ok())
+                      Emit(key, origin, "Unregistered periodicsync");
+                    answer(status.ok() ? status : SyncError(E::BACKGROUND_SYNC_ERROR_STORAGE, status.message()));
+                    if (status.ok())
+                      UpdateWakeUp();
+                  });
+  });
+}
+
+void BackgroundSyncEngine::ChangeEachServiceWorker(std::set<int64_t> service_workers,
+                                                   absl::AnyInvocable<Changes(int64_t)> plan,
+                                                   absl::AnyInvocable<void(absl::Status)> done) {
   if (service_workers.empty())
     return done(absl::OkStatus());
-  // One deletion per service-worker registration, each on that registration's queue; `done` after the last.
+  // One batch per service-worker registration, each on that registration's queue; `done` after the last.
   struct Pending {
     absl::Mutex mu;
     size_t remaining ABSL_GUARDED_BY(mu);
     absl::Status first_error ABSL_GUARDED_BY(mu);
+    absl::AnyInvocable<Changes(int64_t)> plan;
     absl::AnyInvocable<void(absl::Status)> done;
   };
   auto pending = std::make_shared<Pending>();
@@ -442,18 +543,16 @@ void BackgroundSyncEngine::OnPermissionRevoked(const Origin& origin, absl::AnyIn
     absl::MutexLock lock(&pending->mu);
     pending->remaining = service_workers.size();
   }
+  pending->plan = std::move(plan);
   pending->done = std::move(done);
   for (int64_t sw : service_workers) {
-    queues_.Post(sw, [this, sw, origin, pending](OperationQueues::Finish finish) mutable {
+    queues_.Post(sw, [this, sw, pending](OperationQueues::Finish finish) mutable {
+      // Queues run one operation per service worker at a time, but different service workers' operations run
+      // concurrently: the plan is called under the pending state's lock.
       Changes changes;
       {
-        absl::MutexLock lock(&mu_);
-        for (auto it = registrations_.lower_bound({sw, SyncType::kPeriodic, ""});
-             it != registrations_.end() && it->first.sw_registration_id == sw && it->first.type == SyncType::kPeriodic;
-             ++it) {
-          if (it->second.origin == origin)
-            changes.emplace(it->first, std::nullopt);
-        }
+        absl::MutexLock lock(&pending->mu);
+        changes = pending->plan(sw);
       }
       auto complete = [pending, finish = std::move(finish)](absl::Status status) mutable {
         finish();
@@ -476,6 +575,69 @@ void BackgroundSyncEngine::OnPermissionRevoked(const Origin& origin, absl::AnyIn
   }
 }
 
+std::set<int64_t> BackgroundSyncEngine::PeriodicServiceWorkersOf(const Origin& origin) {
+  std::set<int64_t> service_workers;
+  absl::MutexLock lock(&mu_);
+  if (auto it = periodic_by_origin_.find(origin); it != periodic_by_origin_.end()) {
+    for (const RegistrationKey& key : it->second)
+      service_workers.insert(key.sw_registration_id);
+  }
+  return service_workers;
+}
+
+void BackgroundSyncEngine::OnPermissionRevoked(const Origin& origin, absl::AnyInvocable<void(absl::Status)> done) {
+  ChangeEachServiceWorker(
+      PeriodicServiceWorkersOf(origin),
+      [this, origin](int64_t sw) {
+        Changes changes;
+        absl::MutexLock lock(&mu_);
+        for (auto it = registrations_.lower_bound({sw, SyncType::kPeriodic, ""});
+             it != registrations_.end() && it->first.sw_registration_id == sw && it->first.type == SyncType::kPeriodic;
+             ++it) {
+          if (it->second.origin == origin)
+            changes.emplace(it->first, std::nullopt);
+        }
+        return changes;
+      },
+      [this, done = std::move(done)](absl::Status status) mutable {
+        done(std::move(status));
+        UpdateWakeUp();
+      });
+}
+
+void BackgroundSyncEngine::OnEngagementChanged(const Origin& origin) {
+  const int previous = [&] {
+    absl::MutexLock lock(&mu_);
+    auto it = origin_penalty_.find(origin);
+    return it == origin_penalty_.end() ? -1 : it->second;
+  }();
+  if (RefreshPenalty(origin) == previous)
+    return;
+  ChangeEachServiceWorker(
+      PeriodicServiceWorkersOf(origin),
+      [this, origin](int64_t sw) {
+        Changes changes;
+        absl::MutexLock lock(&mu_);
+        for (auto it = registrations_.lower_bound({sw, SyncType::kPeriodic, ""});
+             it != registrations_.end() && it->first.sw_registration_id == sw && it->first.type == SyncType::kPeriodic;
+             ++it) {
+          const SyncRegistration& r = it->second;
+          // Events in flight and retries keep their times; fresh events are rescheduled with the new gap.
+          if (r.origin != origin || IsFiring(r.state) || r.num_attempts > 0)
+            continue;
+          SyncRegistration next = r;
+          SchedulePeriodic(next);
+          if (next.next_attempt_time != r.next_attempt_time)
+            changes.emplace(it->first, std::move(next));
+        }
+        return changes;
+      },
+      [this](absl::Status) {
+        UpdateWakeUp();
+        FireAllReady();
+      });
+}
+
 std::vector<SyncRegistration> BackgroundSyncEngine::GetAllRegistrations() {
   absl::MutexLock lock(&mu_);
   std::vector<SyncRegistration> result;
@@ -496,10 +658,12 @@ BackgroundSyncEngine::Counters BackgroundSyncEngine::GetCounters() {
 // Firing and settling events.
 
 bool BackgroundSyncEngine::IsReady(const SyncRegistration& r, absl::Time now) {
-  // Periodic registrations are stored from the start; their scheduler comes with the periodic issue.
-  return !shut_down_ && !parameters_.disabled && r.key.type == SyncType::kOneShot &&
-         (r.state == SyncState::kPending || r.state == SyncState::kWaiting) && now >= r.next_attempt_time &&
-         !awaiting_ack_.contains(r.key);
+  if (shut_down_ || parameters_.disabled || (r.state != SyncState::kPending && r.state != SyncState::kWaiting))
+    return false;
+  // Periodic registrations fire only once admitted into a batch (AdmitPeriodic), which checks their times.
+  if (r.key.type == SyncType::kPeriodic)
+    return periodic_admitted_.contains(r.key);
+  return now >= r.next_attempt_time && !awaiting_ack_.contains(r.key);
 }
 
 void BackgroundSyncEngine::OnNetworkChanged() {
@@ -507,14 +671,73 @@ void BackgroundSyncEngine::OnNetworkChanged() {
 }
 
 void BackgroundSyncEngine::FireAllReady() {
-  std::set<int64_t> service_workers;
+  // What to ask the embedder about, collected under the lock and asked without it.
+  absl::flat_hash_set<int64_t> service_workers;
+  absl::flat_hash_set<Origin> periodic_origins;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [key, r] : registrations_)
+    const absl::Time now = clock_->Now();
+    for (const auto& [key, r] : registrations_) {
       service_workers.insert(key.sw_registration_id);
+      if (key.type == SyncType::kPeriodic && now >= r.next_attempt_time)
+        periodic_origins.insert(r.origin);
+    }
   }
-  for (int64_t sw : service_workers)
+  absl::flat_hash_set<int64_t> online;
+  for (int64_t sw : service_workers) {
+    if (network_->IsOnline(sw))
+      online.insert(sw);
+  }
+  absl::flat_hash_set<Origin> allowed;
+  for (const Origin& origin : periodic_origins) {
+    if (RefreshPenalty(origin) > 0 &&
+        permissions_->GetPermission(origin, SyncType::kPeriodic) == PermissionStatus::kGranted) {
+      allowed.insert(origin);
+    }
+  }
+  if (!allowed.empty()) {
+    absl::MutexLock lock(&mu_);
+    AdmitPeriodic(online, allowed);
+  }
+  for (int64_t sw : online)
     FireReadyRegistrations(sw);
+}
+
+void BackgroundSyncEngine::AdmitPeriodic(const absl::flat_hash_set<int64_t>& online_service_workers,
+                                         const absl::flat_hash_set<Origin>& allowed_origins) {
+  if (shut_down_ || parameters_.disabled)
+    return;
+  const absl::Time now = clock_->Now();
+  // Fresh events open a batch only if the last batch is far enough back; each origin joins only if its own last
+  // event is far enough back. Everything due at that moment fires together. Retries are never held back.
+  const bool batch_allowed = now >= next_periodic_batch_;
+  bool batch_opened = false;
+  absl::flat_hash_set<Origin> joined;
+  for (const Origin& origin : allowed_origins) {
+    auto index = periodic_by_origin_.find(origin);
+    if (index == periodic_by_origin_.end())
+      continue;
+    auto origin_next = next_origin_periodic_.find(origin);
+    const bool origin_allowed = origin_next == next_origin_periodic_.end() || now >= origin_next->second;
+    for (const RegistrationKey& key : index->second) {
+      const SyncRegistration& r = registrations_.at(key);
+      if ((r.state != SyncState::kPending && r.state != SyncState::kWaiting) || now < r.next_attempt_time ||
+          !online_service_workers.contains(key.sw_registration_id) || periodic_admitted_.contains(key)) {
+        continue;
+      }
+      if (r.num_attempts == 0) {
+        if (!batch_allowed || !origin_allowed)
+          continue;
+        batch_opened = true;
+        joined.insert(origin);
+      }
+      periodic_admitted_.insert(key);
+    }
+  }
+  if (batch_opened)
+    next_periodic_batch_ = now + parameters_.min_periodic_sync_batch_interval;
+  for (const Origin& origin : joined)
+    next_origin_periodic_[origin] = now + OriginGap(origin);
 }
 
 void BackgroundSyncEngine::FireReadyRegistrations(int64_t sw_registration_id) {
@@ -522,15 +745,23 @@ void BackgroundSyncEngine::FireReadyRegistrations(int64_t sw_registration_id) {
   if (!network_->IsOnline(sw_registration_id))
     return;
   std::vector<RegistrationKey> ready;
+  int one_shot = 0;
+  int periodic = 0;
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
     for (auto it = registrations_.lower_bound({sw_registration_id, SyncType::kOneShot, ""});
          it != registrations_.end() && it->first.sw_registration_id == sw_registration_id; ++it) {
-      if (IsReady(it->second, now) && fire_queued_.insert(it->first).second)
+      if (IsReady(it->second, now) && fire_queued_.insert(it->first).second) {
         ready.push_back(it->first);
+        ++(it->first.type == SyncType::kOneShot ? one_shot : periodic);
+      }
     }
   }
+  if (one_shot > 0)
+    metrics_.RecordValue("BackgroundSync.Event.OneShot.BatchSize", one_shot);
+  if (periodic > 0)
+    metrics_.RecordValue("BackgroundSync.Event.Periodic.BatchSize", periodic);
   for (RegistrationKey& key : ready) {
     queues_.Post(sw_registration_id, [this, key = std::move(key)](OperationQueues::Finish finish) mutable {
       RunFire(std::move(key), std::move(finish));
@@ -539,7 +770,8 @@ void BackgroundSyncEngine::FireReadyRegistrations(int64_t sw_registration_id) {
 }
 
 void BackgroundSyncEngine::RunFire(RegistrationKey key, OperationQueues::Finish finish) {
-  // Connectivity is re-checked at dispatch: if it is gone, the registration stays pending and no attempt is spent.
+  // Connectivity is re-checked at dispatch: if it is gone, the registration stays pending and no attempt is spent
+  // (a periodic one stays admitted to its batch).
   const bool online = network_->IsOnline(key.sw_registration_id);
   SyncRegistration firing;
   {
@@ -551,6 +783,8 @@ void BackgroundSyncEngine::RunFire(RegistrationKey key, OperationQueues::Finish 
     firing = it->second;
   }
   firing.state = SyncState::kFiring;
+  if (key.type == SyncType::kPeriodic && firing.num_attempts == 0)
+    firing.anchor_time = clock_->Now();  // the next interval counts from this event's start
   // The firing state is written before dispatch so that a crash during the event is noticed at the next start.
   // kBuffered suffices: losing it to an OS crash only loses one count of the poison-pill bound.
   CommitChanges({{key, firing}}, Durability::kBuffered,
@@ -562,18 +796,20 @@ void BackgroundSyncEngine::RunFire(RegistrationKey key, OperationQueues::Finish 
                                 [this, sw = key.sw_registration_id] { FireReadyRegistrations(sw); });
                     return;
                   }
+                  const bool last_chance = IsLastChance(firing);
                   SyncEventRequest request{key.sw_registration_id,
                                            firing.origin,
                                            key.type,
                                            key.tag,
-                                           IsLastChance(firing),
+                                           last_chance,
                                            now + parameters_.max_sync_event_duration};
                   uint64_t attempt;
                   {
                     absl::MutexLock lock(&mu_);
+                    periodic_admitted_.erase(key);
                     attempt = next_attempt_id_++;
                     ++counters_.events_dispatched;
-                    in_flight_[attempt] = {key, 0};
+                    in_flight_[attempt] = {key, 0, now};
                   }
                   TimerId timeout = PostGuarded(
                       request.deadline, [this, attempt] { OnEventOutcome(attempt, SyncEventOutcome::kTimedOut); });
@@ -583,6 +819,11 @@ void BackgroundSyncEngine::RunFire(RegistrationKey key, OperationQueues::Finish 
                       it->second.timeout_timer = timeout;
                   }
                   finish();
+                  if (key.type == SyncType::kOneShot) {
+                    Emit(key, firing.origin, "Dispatched sync event", {{"Last Chance", last_chance ? "Yes" : "No"}});
+                  } else {
+                    Emit(key, firing.origin, "Dispatched periodicsync event");
+                  }
                   dispatcher_->DispatchSyncEvent(request, [this, guard = guard_, attempt](SyncEventOutcome outcome) {
                     RunIfAlive(guard, [&] { OnEventOutcome(attempt, outcome); });
                   });
@@ -592,6 +833,7 @@ void BackgroundSyncEngine::RunFire(RegistrationKey key, OperationQueues::Finish 
 void BackgroundSyncEngine::OnEventOutcome(uint64_t attempt, SyncEventOutcome outcome) {
   RegistrationKey key;
   TimerId timeout = 0;
+  absl::Time dispatched;
   {
     absl::MutexLock lock(&mu_);
     auto it = in_flight_.find(attempt);
@@ -602,10 +844,12 @@ void BackgroundSyncEngine::OnEventOutcome(uint64_t attempt, SyncEventOutcome out
     }
     key = std::move(it->second.key);
     timeout = it->second.timeout_timer;
+    dispatched = it->second.dispatched;
     in_flight_.erase(it);
   }
   // Harmless when the outcome came from that very timer: a running timer is no longer pending.
   clock_->Cancel(timeout);
+  metrics_.RecordValue("BackgroundSync.Event.Time", absl::ToInt64Milliseconds(clock_->Now() - dispatched));
   const int64_t sw = key.sw_registration_id;
   queues_.Post(sw, [this, key = std::move(key), outcome](OperationQueues::Finish finish) mutable {
     RunSettle(std::move(key), outcome, std::move(finish));
@@ -613,49 +857,294 @@ void BackgroundSyncEngine::OnEventOutcome(uint64_t attempt, SyncEventOutcome out
 }
 
 void BackgroundSyncEngine::RunSettle(RegistrationKey key, SyncEventOutcome outcome, OperationQueues::Finish finish) {
+  const bool periodic = key.type == SyncType::kPeriodic;
+  std::optional<Origin> origin;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = registrations_.find(key); it != registrations_.end())
+      origin = it->second.origin;
+  }
+  if (periodic && origin)
+    RefreshPenalty(*origin);
   std::optional<SyncRegistration> next;
+  bool reregistered = false;
+  int attempts_taken = 0;
   {
     absl::MutexLock lock(&mu_);
     auto it = registrations_.find(key);
     if (it == registrations_.end() || !IsFiring(it->second.state)) {
-      // Deleted meanwhile (its service worker was unregistered).
+      // Deleted meanwhile (its service worker was unregistered, or unregister()).
       ++counters_.late_outcomes_ignored;
       return finish();
     }
     const SyncRegistration& r = it->second;
     next = r;
     next->consecutive_interruptions = 0;
+    attempts_taken = r.num_attempts + 1;
     if (outcome != SyncEventOutcome::kCompleted)
       next->last_failure = outcome;
-    if (r.state == SyncState::kReregisteredWhileFiring) {
-      // Registered again while firing: whatever the outcome, it starts afresh.
+    auto start_afresh = [&] {
       next->state = SyncState::kPending;
       next->num_attempts = 0;
-      next->next_attempt_time = absl::InfinitePast();
+      if (periodic) {
+        SchedulePeriodic(*next);  // periodic registrations are never removed by an event (spec)
+      } else {
+        next->next_attempt_time = absl::InfinitePast();
+      }
+    };
+    if (r.state == SyncState::kReregisteredWhileFiring) {
+      // Registered again while firing: whatever the outcome, it starts afresh.
+      reregistered = true;
+      start_afresh();
     } else if (outcome == SyncEventOutcome::kCompleted) {
-      next.reset();
+      if (periodic) {
+        start_afresh();
+      } else {
+        next.reset();
+      }
     } else if (++next->num_attempts >= next->max_attempts) {
-      next.reset();  // that was its last chance
+      if (periodic) {
+        start_afresh();  // out of retries: wait for the next interval
+      } else {
+        next.reset();  // that was its last chance
+      }
     } else {
       next->state = SyncState::kWaiting;
       next->next_attempt_time = NextAttemptTime(parameters_, clock_->Now(), next->num_attempts);
     }
   }
-  CommitChanges(
-      {{key, next}}, WriteDurability(), [this, key, outcome, finish = std::move(finish)](absl::Status status) mutable {
-        finish();
-        if (!status.ok()) {
-          // Memory still says firing, as the disk does; try to record the outcome again later.
-          PostGuarded(clock_->Now() + parameters_.min_sync_recovery_time, [this, key, outcome] {
-            queues_.Post(key.sw_registration_id, [this, key, outcome](OperationQueues::Finish finish) mutable {
-              RunSettle(key, outcome, std::move(finish));
-            });
-          });
-          return;
-        }
-        UpdateWakeUp();
-        FireReadyRegistrations(key.sw_registration_id);
-      });
+  CommitChanges({{key, next}}, WriteDurability(),
+                [this, key, outcome, next, reregistered, attempts_taken, origin = *origin,
+                 finish = std::move(finish)](absl::Status status) mutable {
+                  finish();
+                  if (!status.ok()) {
+                    // Memory still says firing, as the disk does; try to record the outcome again later.
+                    PostGuarded(clock_->Now() + parameters_.min_sync_recovery_time, [this, key, outcome] {
+                      queues_.Post(key.sw_registration_id,
+                                   [this, key, outcome](OperationQueues::Finish finish) mutable {
+                                     RunSettle(key, outcome, std::move(finish));
+                                   });
+                    });
+                    return;
+                  }
+                  ReportOutcome(key, origin, outcome, next, reregistered, attempts_taken);
+                  UpdateWakeUp();
+                  FireReadyRegistrations(key.sw_registration_id);
+                });
+}
+
+void BackgroundSyncEngine::ReportOutcome(const RegistrationKey& key,
+                                         const Origin& origin,
+                                         SyncEventOutcome outcome,
+                                         const std::optional<SyncRegistration>& next,
+                                         bool reregistered,
+                                         int attempts_taken) {
+  const bool succeeded = outcome == SyncEventOutcome::kCompleted;
+  const bool periodic = key.type == SyncType::kPeriodic;
+  const std::string word(EventWord(key.type));
+  std::vector<std::pair<std::string, std::string>> metadata;
+  if (!succeeded)
+    metadata.emplace_back("Failure Reason", std::string(SyncEventOutcomeName(outcome)));
+  if (next && next->state == SyncState::kWaiting) {
+    metadata.emplace_back("Next Attempt Delay (ms)", ToMillisString(next->next_attempt_time - clock_->Now()));
+  }
+  Emit(key, origin, absl::StrCat(word, succeeded ? " event completed" : " event failed"), std::move(metadata));
+  if (reregistered)
+    Emit(key, origin, "Sync event reregistered");
+  if (!periodic && !next)
+    Emit(key, origin, "Sync completed", {{"Status", succeeded ? "succeeded" : "failed"}});
+  if (periodic && next && next->state == SyncState::kPending)
+    EmitNextEventDelay(*next);
+
+  const bool foreground = registry_->HasTopLevelWindowClient(origin);
+  metrics_.RecordEnum(
+      periodic ? "BackgroundSync.Event.PeriodicResultPattern" : "BackgroundSync.Event.OneShotResultPattern",
+      absl::StrCat(succeeded ? "succeeded" : "failed", foreground ? "-foreground" : "-background"));
+  if (succeeded && !periodic)
+    metrics_.RecordValue("BackgroundSync.Event.OneShot.NumAttemptsForSuccessfulEvent", attempts_taken);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Periodic scheduling.
+
+int BackgroundSyncEngine::RefreshPenalty(const Origin& origin) {
+  const int penalty = EngagementPenalty(engagement_->GetEngagementLevel(origin));
+  absl::MutexLock lock(&mu_);
+  origin_penalty_[origin] = penalty;
+  return penalty;
+}
+
+absl::Duration BackgroundSyncEngine::OriginGap(const Origin& origin) {
+  auto it = origin_penalty_.find(origin);
+  const int penalty = it == origin_penalty_.end() ? 1 : it->second;
+  // A suspended origin (penalty 0) is scheduled as the least engaged; it does not fire until engaged again.
+  return parameters_.min_periodic_sync_events_interval * (penalty == 0 ? 3 : penalty);
+}
+
+void BackgroundSyncEngine::SchedulePeriodic(SyncRegistration& r) {
+  const absl::Duration gap = OriginGap(r.origin);
+  if (r.anchor_time == absl::InfinitePast())
+    r.anchor_time = clock_->Now();
+  std::vector<absl::Time> others;
+  if (auto index = periodic_by_origin_.find(r.origin); index != periodic_by_origin_.end()) {
+    for (const RegistrationKey& key : index->second) {
+      const SyncRegistration& other = registrations_.at(key);
+      // Only other fresh events have a scheduled time to coalesce with; retries and events in flight do not.
+      if (!(key == r.key) && !IsFiring(other.state) && other.num_attempts == 0)
+        others.push_back(other.next_attempt_time);
+    }
+  }
+  const absl::Time candidate = r.anchor_time + PeriodicDelay(r.min_interval, gap);
+  r.next_attempt_time = std::min(CoalescePeriodicTime(candidate, gap, std::move(others)), LatestStorableTime());
+}
+
+absl::Time BackgroundSyncEngine::PeriodicEarliestStart(const SyncRegistration& r) {
+  if (r.num_attempts > 0)
+    return r.next_attempt_time;  // a retry
+  absl::Time earliest = std::max(r.next_attempt_time, next_periodic_batch_);
+  if (auto it = next_origin_periodic_.find(r.origin); it != next_origin_periodic_.end())
+    earliest = std::max(earliest, it->second);
+  return earliest;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Observers.
+
+void BackgroundSyncEngine::Emit(const RegistrationKey& key,
+                                const Origin& origin,
+                                std::string event_name,
+                                std::vector<std::pair<std::string, std::string>> metadata) {
+  if (!observer_)
+    return;
+  observer_->OnBackgroundServiceEvent({clock_->Now(), origin, key.sw_registration_id, key.type,
+                                       std::move(event_name), key.tag, std::move(metadata)});
+}
+
+void BackgroundSyncEngine::EmitNextEventDelay(const SyncRegistration& r) {
+  const absl::Duration delay = std::max(r.next_attempt_time - clock_->Now(), absl::ZeroDuration());
+  Emit(r.key, r.origin, "Got next event delay", {{"Next Attempt Delay (ms)", ToMillisString(delay)}});
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Inspection.
+
+absl::string_view BackgroundSyncEngine::BlockedReasonName(BlockedReason reason) {
+  switch (reason) {
+    case BlockedReason::kReady:
+      return "ready";
+    case BlockedReason::kFiring:
+      return "firing";
+    case BlockedReason::kNotResolved:
+      return "not-resolved";
+    case BlockedReason::kOffline:
+      return "offline";
+    case BlockedReason::kEmulatedOffline:
+      return "emulated-offline";
+    case BlockedReason::kWaitingForBackoff:
+      return "waiting-for-backoff";
+    case BlockedReason::kWaitingForInterval:
+      return "waiting-for-interval";
+    case BlockedReason::kOriginMinimumInterval:
+      return "origin-minimum-interval";
+    case BlockedReason::kGlobalMinimumInterval:
+      return "global-minimum-interval";
+    case BlockedReason::kSuspendedForEngagement:
+      return "suspended-for-engagement";
+    case BlockedReason::kPermissionDenied:
+      return "permission-denied";
+    case BlockedReason::kShutDown:
+      return "shut-down";
+  }
+  return "unknown";
+}
+
+std::optional<BackgroundSyncEngine::RegistrationStatus> BackgroundSyncEngine::Explain(const RegistrationKey& key) {
+  std::optional<SyncRegistration> r;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = registrations_.find(key); it != registrations_.end())
+      r = it->second;
+  }
+  if (!r)
+    return std::nullopt;
+  // The embedder's answers, asked without our lock.
+  const NetworkStateProvider::OfflineReason offline = network_->GetOfflineReason(key.sw_registration_id);
+  const bool periodic = key.type == SyncType::kPeriodic;
+  const PermissionStatus permission = permissions_->GetPermission(r->origin, key.type);
+  const int penalty = periodic ? RefreshPenalty(r->origin) : 1;
+
+  RegistrationStatus status;
+  auto set = [&](BlockedReason reason, std::string explanation, absl::Time until = absl::InfinitePast()) {
+    status.reason = reason;
+    status.explanation = std::move(explanation);
+    status.until = until;
+  };
+  absl::MutexLock lock(&mu_);
+  auto it = registrations_.find(key);
+  if (it == registrations_.end())
+    return std::nullopt;
+  status.registration = it->second;
+  status.registration.resolved = !awaiting_ack_.contains(key);
+  const SyncRegistration& reg = status.registration;
+  const absl::Time now = clock_->Now();
+  const auto at = [](absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone()); };
+  if (shut_down_ || parameters_.disabled) {
+    set(BlockedReason::kShutDown, "the engine is shut down");
+  } else if (IsFiring(reg.state)) {
+    set(BlockedReason::kFiring, "its event is in flight");
+  } else if (!reg.resolved) {
+    set(BlockedReason::kNotResolved, "the registering page has not yet acknowledged the registration");
+  } else if (permission != PermissionStatus::kGranted) {
+    set(BlockedReason::kPermissionDenied,
+        periodic ? "the origin lacks the periodic-background-sync permission"
+                 : "the origin lacks the background-sync permission");
+  } else if (periodic && penalty == 0) {
+    set(BlockedReason::kSuspendedForEngagement, "the origin has no engagement; periodic sync is suspended");
+  } else if (now < reg.next_attempt_time) {
+    if (reg.num_attempts > 0) {
+      set(BlockedReason::kWaitingForBackoff,
+          absl::StrCat("retry ", reg.num_attempts + 1, " of ", reg.max_attempts, " waits until ",
+                       at(reg.next_attempt_time)),
+          reg.next_attempt_time);
+    } else {
+      set(BlockedReason::kWaitingForInterval, absl::StrCat("next event due at ", at(reg.next_attempt_time)),
+          reg.next_attempt_time);
+    }
+  } else if (periodic && reg.num_attempts == 0 && !periodic_admitted_.contains(key) &&
+             now < PeriodicEarliestStart(reg)) {
+    auto origin_next = next_origin_periodic_.find(reg.origin);
+    if (origin_next != next_origin_periodic_.end() && now < origin_next->second) {
+      set(BlockedReason::kOriginMinimumInterval,
+          absl::StrCat("another periodic event of the origin fired recently; allowed from ", at(origin_next->second)),
+          origin_next->second);
+    } else {
+      set(BlockedReason::kGlobalMinimumInterval,
+          absl::StrCat("the last periodic batch was recent; the next may start at ", at(next_periodic_batch_)),
+          next_periodic_batch_);
+    }
+  } else if (offline == NetworkStateProvider::OfflineReason::kEmulatedOffline) {
+    set(BlockedReason::kEmulatedOffline, "its service worker is emulated offline");
+  } else if (offline == NetworkStateProvider::OfflineReason::kSystemOffline) {
+    set(BlockedReason::kOffline, "offline: waiting for the network");
+  } else {
+    set(BlockedReason::kReady, "nothing holds it back; it fires as soon as its queue reaches it");
+  }
+  return status;
+}
+
+std::vector<BackgroundSyncEngine::RegistrationStatus> BackgroundSyncEngine::ExplainAll() {
+  std::vector<RegistrationKey> keys;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, r] : registrations_)
+      keys.push_back(key);
+  }
+  std::vector<RegistrationStatus> result;
+  for (const RegistrationKey& key : keys) {
+    if (std::optional<RegistrationStatus> status = Explain(key))
+      result.push_back(*std::move(status));
+  }
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -670,10 +1159,17 @@ void BackgroundSyncEngine::UpdateWakeUp() {
     const absl::Time now = clock_->Now();
     absl::Time next = absl::InfiniteFuture();
     for (const auto& [key, r] : registrations_) {
-      if (r.state == SyncState::kWaiting || r.state == SyncState::kPending) {
-        if (r.next_attempt_time > now && r.next_attempt_time < next)
-          next = r.next_attempt_time;
+      if (r.state != SyncState::kWaiting && r.state != SyncState::kPending)
+        continue;
+      absl::Time due = r.next_attempt_time;
+      if (key.type == SyncType::kPeriodic) {
+        auto penalty = origin_penalty_.find(r.origin);
+        if (penalty != origin_penalty_.end() && penalty->second == 0)
+          continue;  // suspended: OnEngagementChanged wakes it
+        due = PeriodicEarliestStart(r);
       }
+      if (due > now && due < next)
+        next = due;
     }
     if (next == wake_up_time_)
       return;

@@ -25,8 +25,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "components/background_sync/background_service_event.h"
 #include "components/background_sync/background_sync_parameters.h"
 #include "components/background_sync/clock.h"
+#include "components/background_sync/engagement_provider.h"
 #include "components/background_sync/lifetime_guard.h"
 #include "components/background_sync/network_state_provider.h"
 #include "components/background_sync/operation_queues.h"
@@ -35,6 +37,7 @@
 #include "components/background_sync/storage_backend.h"
 #include "components/background_sync/sync_event_dispatcher.h"
 #include "components/background_sync/sync_registration.h"
+#include "components/background_sync/sync_metrics.h"
 #include "components/background_sync/sync_registration_store.h"
 #include "public/origin.h"
 
@@ -54,6 +57,35 @@ class BackgroundSyncEngine {
     ServiceWorkerRegistryView* registry = nullptr;
     SyncEventDispatcher* dispatcher = nullptr;
     std::unique_ptr<StorageBackend> storage;  // owned; destroyed after the engine has stopped using it
+    // Optional. Without an engagement provider every origin counts as highly engaged; without an observer
+    // events go nowhere.
+    EngagementProvider* engagement = nullptr;
+    BackgroundSyncObserver* observer = nullptr;
+  };
+
+  // Why a registration is not firing now (`bgsyncctl why`). kReady: nothing holds it back (it fires as soon as
+  // its queue reaches it).
+  enum class BlockedReason {
+    kReady,
+    kFiring,                   // its event is in flight
+    kNotResolved,              // the registering page has not acknowledged its Register yet
+    kOffline,                  // the system is offline
+    kEmulatedOffline,          // its service worker (or the browser) is emulated offline
+    kWaitingForBackoff,        // a failed attempt's retry delay runs until `until`
+    kWaitingForInterval,       // periodic: its next event is due at `until`
+    kOriginMinimumInterval,    // periodic: another event of its origin fired too recently; allowed from `until`
+    kGlobalMinimumInterval,    // periodic: the last periodic batch was too recent; allowed from `until`
+    kSuspendedForEngagement,   // periodic: the origin has no engagement
+    kPermissionDenied,         // its permission is not granted
+    kShutDown,
+  };
+  static absl::string_view BlockedReasonName(BlockedReason reason);  // "ready", "firing", "not-resolved", ...
+
+  struct RegistrationStatus {
+    SyncRegistration registration;
+    BlockedReason reason = BlockedReason::kReady;
+    absl::Time until = absl::InfinitePast();  // for the reasons that end at a known time
+    std::string explanation;                  // one sentence for people, e.g. "offline: waiting for the network"
   };
 
   struct RegisterRequest {
@@ -103,6 +135,15 @@ class BackgroundSyncEngine {
   // The client is gone: its unacknowledged registrations become fireable.
   void OnClientDisconnected(ClientId client);
 
+  // PeriodicSyncManager.unregister: removes the periodic registration `tag` if present (also while its event is in
+  // flight; that event's outcome is then ignored). OK when there was none. Errors: SHUT_DOWN,
+  // SERVICE_WORKER_NOT_FOUND (unknown or foreign id), STORAGE (nothing changed), kInvalidArgument for a tag that
+  // is not well-formed UTF-8.
+  void Unregister(const Origin& origin,
+                  int64_t sw_registration_id,
+                  std::string tag,
+                  absl::AnyInvocable<void(absl::Status)> done);
+
   // SyncManager.getTags: the tags of every registration of `type`, whatever its state, sorted. Errors:
   // SHUT_DOWN, SERVICE_WORKER_NOT_FOUND.
   void GetRegistrations(const Origin& origin,
@@ -120,6 +161,10 @@ class BackgroundSyncEngine {
   // register time only, as in Chromium. `done` gets OK or the first storage error.
   void OnPermissionRevoked(const Origin& origin, absl::AnyInvocable<void(absl::Status)> done);
 
+  // The origin's engagement level may have changed: its periodic registrations are rescheduled from their
+  // anchors with the new penalty (a suspended origin's registrations become due again once engaged).
+  void OnEngagementChanged(const Origin& origin);
+
   // Connectivity may have changed: fires every ready registration whose service worker is now online.
   void OnNetworkChanged();
 
@@ -131,7 +176,15 @@ class BackgroundSyncEngine {
   // Every registration as the engine holds it, sorted by key (for tools and tests).
   std::vector<SyncRegistration> GetAllRegistrations();
 
+  // The registration and why it is (not) firing now; nullopt if there is no such registration.
+  std::optional<RegistrationStatus> Explain(const RegistrationKey& key);
+  // Explain() for every registration, sorted by key.
+  std::vector<RegistrationStatus> ExplainAll();
+
   const LoadReport& load_report() const { return load_report_; }
+
+  // UMA-named counters (sync_metrics.h).
+  SyncMetrics& metrics() { return metrics_; }
 
   // Counters for tools and tests.
   struct Counters {
@@ -148,6 +201,7 @@ class BackgroundSyncEngine {
   struct InFlightEvent {
     RegistrationKey key;
     TimerId timeout_timer = 0;
+    absl::Time dispatched;
   };
 
   BackgroundSyncEngine(Dependencies dependencies, BackgroundSyncParameters parameters);
@@ -164,6 +218,32 @@ class BackgroundSyncEngine {
                    absl::AnyInvocable<void(absl::Status)> done,
                    OperationQueues::Finish finish);
 
+  // Observers, metrics.
+  void Emit(const RegistrationKey& key,
+            const Origin& origin,
+            std::string event_name,
+            std::vector<std::pair<std::string, std::string>> metadata = {});
+  void EmitNextEventDelay(const SyncRegistration& r);
+
+  // Periodic scheduling (periodic_schedule.h). The origin's engagement penalty, asked of the embedder and cached
+  // for use under the lock.
+  int RefreshPenalty(const Origin& origin) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Duration OriginGap(const Origin& origin) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets r.next_attempt_time from r.anchor_time, r.min_interval and the origin's other periodic registrations.
+  void SchedulePeriodic(SyncRegistration& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The earliest time a due periodic registration may start, given the batch and origin minimums.
+  absl::Time PeriodicEarliestStart(const SyncRegistration& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Admits the periodic registrations that are due now into a batch (see FireAllReady).
+  void AdmitPeriodic(const absl::flat_hash_set<int64_t>& online_service_workers,
+                     const absl::flat_hash_set<Origin>& allowed_origins) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Runs `plan(sw)` on each service worker's queue and commits the changes it returns; `done` gets OK or the first
+  // storage error once every commit has ended.
+  void ChangeEachServiceWorker(std::set<int64_t> service_workers,
+                               absl::AnyInvocable<Changes(int64_t)> plan,
+                               absl::AnyInvocable<void(absl::Status)> done);
+  std::set<int64_t> PeriodicServiceWorkersOf(const Origin& origin) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Firing.
   bool IsReady(const SyncRegistration& r, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FireReadyRegistrations(int64_t sw_registration_id);  // of one service worker
@@ -171,6 +251,13 @@ class BackgroundSyncEngine {
   void RunFire(RegistrationKey key, OperationQueues::Finish finish);
   void OnEventOutcome(uint64_t attempt_id, SyncEventOutcome outcome);
   void RunSettle(RegistrationKey key, SyncEventOutcome outcome, OperationQueues::Finish finish);
+  // Observer events and metrics for a settled attempt; `next` is what remains of the registration.
+  void ReportOutcome(const RegistrationKey& key,
+                     const Origin& origin,
+                     SyncEventOutcome outcome,
+                     const std::optional<SyncRegistration>& next,
+                     bool reregistered,
+                     int attempts_taken);
 
   // Timers.
   void UpdateWakeUp();
@@ -184,6 +271,10 @@ class BackgroundSyncEngine {
   PermissionController* const permissions_;
   ServiceWorkerRegistryView* const registry_;
   SyncEventDispatcher* const dispatcher_;
+  DefaultEngagementProvider default_engagement_;
+  EngagementProvider* const engagement_;
+  BackgroundSyncObserver* const observer_;
+  SyncMetrics metrics_;
   std::unique_ptr<StorageBackend> storage_;  // destroyed explicitly after the guard is invalidated
   SyncRegistrationStore store_;
   const std::shared_ptr<LifetimeGuard> guard_ = std::make_shared<LifetimeGuard>();
@@ -202,6 +293,13 @@ class BackgroundSyncEngine {
   absl::flat_hash_set<RegistrationKey> fire_queued_ ABSL_GUARDED_BY(mu_);        // a RunFire is queued for these
   absl::flat_hash_map<uint64_t, InFlightEvent> in_flight_ ABSL_GUARDED_BY(mu_);  // by attempt id
   uint64_t next_attempt_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // Periodic scheduling state. Registrations admitted into the current batch fire when their queue reaches them
+  // (and stay admitted while connectivity is lost before dispatch).
+  absl::flat_hash_map<Origin, std::set<RegistrationKey>> periodic_by_origin_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<RegistrationKey> periodic_admitted_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_periodic_batch_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::flat_hash_map<Origin, absl::Time> next_origin_periodic_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Origin, int> origin_penalty_ ABSL_GUARDED_BY(mu_);
   TimerId wake_up_timer_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time wake_up_time_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   Counters counters_ ABSL_GUARDED_BY(mu_);

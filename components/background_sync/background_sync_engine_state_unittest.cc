@@ -1114,11 +1114,14 @@ TEST_F(EngineStateTest, OneShotAndPeriodicWithTheSameTagAreIndependent) {
   EXPECT_FALSE(Find("t"));
   ASSERT_TRUE(Find("t", kSw, SyncType::kPeriodic));
 
-  // The engine does not fire periodic registrations yet: only the one-shot event ever went out.
-  engine().OnNetworkChanged();
-  clock_.Advance(absl::Hours(48));
+  // The periodic registration fires on its own schedule, as a periodic event, and stays registered.
   engine().OnNetworkChanged();
   EXPECT_EQ(dispatcher_.count(), 1u);
+  clock_.Advance(absl::Hours(12));
+  ASSERT_EQ(dispatcher_.count(), 2u);
+  EXPECT_EQ(dispatcher_.requests()[1].type, SyncType::kPeriodic);
+  EXPECT_EQ(dispatcher_.requests()[1].tag, "t");
+  dispatcher_.Settle(1, O::kCompleted);
   EXPECT_EQ(Find("t", kSw, SyncType::kPeriodic)->state, SyncState::kPending);
   EXPECT_THAT(*GetTags(kSw, SyncType::kOneShot), IsEmpty());
   EXPECT_THAT(*GetTags(kSw, SyncType::kPeriodic), ElementsAre("only-periodic", "t"));

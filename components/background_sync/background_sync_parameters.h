@@ -27,9 +27,16 @@ struct BackgroundSyncParameters {
   // starts or settles an event) is retried after this long.
   absl::Duration min_sync_recovery_time = absl::Minutes(6);
 
-  // The smallest interval between two periodic sync events of one origin (periodic scheduling comes with the
-  // periodic issue; the value is stored with every periodic registration from the start).
+  // Periodic sync. Two periodic events of one origin are at least this far apart, times the origin's engagement
+  // penalty (1 high, 2 low or medium, 3 minimal; none suspends); a registration's interval is rounded up to a
+  // multiple of that gap, and one due within the gap of another of its origin is coalesced with it.
   absl::Duration min_periodic_sync_events_interval = absl::Hours(12);
+  // Across all origins, periodic events start in batches at least this far apart (each batch fires everything
+  // due then). Retries of a failed periodic event are not held back by either minimum.
+  absl::Duration min_periodic_sync_batch_interval = absl::Hours(12);
+  // Attempts a periodic event gets (retries use the one-shot backoff above); after the last failure the
+  // registration waits for its next interval. >= 1.
+  int max_periodic_sync_attempts = 3;
 
   // Quotas (bgsync's improvement over Chromium, which has none): registrations of both types together.
   // Beyond them Register fails with QUOTA_EXCEEDED.

@@ -16,6 +16,13 @@ class NetworkStateProvider {
   // and again just before it dispatches; when the answer may have turned true, the embedder calls
   // BackgroundSyncEngine::OnNetworkChanged().
   virtual bool IsOnline(int64_t sw_registration_id) = 0;
+
+  // Why IsOnline(sw_registration_id) is false, for tools: the system is offline, or the service worker (or the
+  // whole browser) is emulated offline. kOnline when it is true.
+  enum class OfflineReason { kOnline, kSystemOffline, kEmulatedOffline };
+  virtual OfflineReason GetOfflineReason(int64_t sw_registration_id) {
+    return IsOnline(sw_registration_id) ? OfflineReason::kOnline : OfflineReason::kSystemOffline;
+  }
 };
 
 }  // namespace bgsync

@@ -1,6 +1,12 @@
 #include "components/background_sync/sync_registration.h"
 
+#include "components/background_sync/background_service_event.h"
+
 namespace bgsync {
+
+absl::string_view BackgroundServiceName(SyncType type) {
+  return type == SyncType::kOneShot ? "backgroundSync" : "periodicBackgroundSync";
+}
 
 absl::string_view SyncTypeName(SyncType type) {
   switch (type) {
@@ -47,7 +53,7 @@ absl::string_view SyncEventOutcomeName(SyncEventOutcome outcome) {
 bool operator==(const SyncRegistration& a, const SyncRegistration& b) {
   return a.key == b.key && a.origin == b.origin && a.state == b.state && a.num_attempts == b.num_attempts &&
          a.max_attempts == b.max_attempts && a.next_attempt_time == b.next_attempt_time &&
-         a.min_interval == b.min_interval && a.consecutive_interruptions == b.consecutive_interruptions &&
+         a.min_interval == b.min_interval && a.anchor_time == b.anchor_time && a.consecutive_interruptions == b.consecutive_interruptions &&
          a.last_failure == b.last_failure && a.resolved == b.resolved;
 }
 

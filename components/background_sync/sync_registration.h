@@ -76,8 +76,10 @@ struct SyncRegistration {
   // InfinitePast means "as soon as possible".
   absl::Time next_attempt_time = absl::InfinitePast();
 
-  // Periodic only: the page's minInterval.
+  // Periodic only: the page's minInterval, and the anchor its schedule counts from (the registration time, then
+  // the start of each fresh event). next_attempt_time is the scheduled time derived from both.
   absl::Duration min_interval = absl::ZeroDuration();
+  absl::Time anchor_time = absl::InfinitePast();
 
   // Browser stops in a row while this registration's event was in flight (the poison-pill counter).
   int consecutive_interruptions = 0;
@@ -92,9 +94,10 @@ struct SyncRegistration {
   friend bool operator==(const SyncRegistration& a, const SyncRegistration& b);
 };
 
-// True if a one-shot attempt now would be the last one: no retry follows its failure.
+// True if a one-shot attempt now would be the last one: no retry follows its failure. Periodic events have no
+// last chance (their registration outlives any failure).
 inline bool IsLastChance(const SyncRegistration& r) {
-  return r.num_attempts >= r.max_attempts - 1;
+  return r.key.type == SyncType::kOneShot && r.num_attempts >= r.max_attempts - 1;
 }
 
 }  // namespace bgsync

@@ -75,6 +75,8 @@ std::string SyncRegistrationStore::EncodeRecord(const SyncRegistration& r) {
     record.set_next_attempt_time_unix_ns(absl::ToUnixNanos(r.next_attempt_time));
   }
   record.set_min_interval_ms(absl::ToInt64Milliseconds(r.min_interval));
+  if (r.anchor_time != absl::InfinitePast())
+    record.set_anchor_time_unix_ns(absl::ToUnixNanos(r.anchor_time));
   record.set_consecutive_interruptions(r.consecutive_interruptions);
   record.set_last_failure(ToRecordOutcome(r.last_failure));
   return record.SerializeAsString();
@@ -131,6 +133,8 @@ absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::
     r.next_attempt_time = absl::FromUnixNanos(record.next_attempt_time_unix_ns());
   }
   r.min_interval = absl::Milliseconds(record.min_interval_ms());
+  if (record.has_anchor_time_unix_ns())
+    r.anchor_time = absl::FromUnixNanos(record.anchor_time_unix_ns());
   r.consecutive_interruptions = record.consecutive_interruptions();
   r.last_failure = FromRecordOutcome(record.last_failure());
   r.resolved = true;
