@@ -3,6 +3,8 @@
 // Usage: bgsync_browser [--profile DIR] [--offline] [--no-netlink] [--echo-log]
 //                       [--retry-delay SECONDS] [--retry-factor N] [--max-attempts N] [--event-timeout SECONDS]
 //                       [--worker-idle-timeout SECONDS] [--max-workers N] [--max-events-per-worker N]
+//                       [--periodic-min-interval SECONDS] [--periodic-batch-interval SECONDS]
+//                       [--periodic-max-attempts N]
 // The profile (default $XDG_DATA_HOME/bgsync/Default, else ~/.local/share/bgsync/Default) holds the LevelDB
 // stores. Each run makes a private runtime directory (0700) with browser.sock (renderers, workers) and admin.sock
 // (bgsyncctl), and writes its path to <profile>/RuntimeDirectory. SIGTERM/SIGINT: stop accepting, let in-flight
@@ -50,7 +52,9 @@ void Usage() {
                "usage: bgsync_browser [--profile DIR] [--offline] [--no-netlink] [--echo-log]\n"
                "                      [--retry-delay SECONDS] [--retry-factor N] [--max-attempts N]\n"
                "                      [--event-timeout SECONDS] [--worker-idle-timeout SECONDS]\n"
-               "                      [--max-workers N] [--max-events-per-worker N]\n");
+               "                      [--max-workers N] [--max-events-per-worker N]\n"
+               "                      [--periodic-min-interval SECONDS] [--periodic-batch-interval SECONDS]\n"
+               "                      [--periodic-max-attempts N]\n");
 }
 
 bool ParseFlags(int argc, char** argv, Flags& flags) {
@@ -80,6 +84,12 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       flags.max_workers = static_cast<int>(number);
     } else if (arg == "--max-events-per-worker" && value(number) && number >= 1) {
       flags.max_events_per_worker = static_cast<int>(number);
+    } else if (arg == "--periodic-min-interval" && value(number) && number > 0) {
+      flags.parameters.min_periodic_sync_events_interval = absl::Seconds(number);
+    } else if (arg == "--periodic-batch-interval" && value(number)) {
+      flags.parameters.min_periodic_sync_batch_interval = absl::Seconds(number);
+    } else if (arg == "--periodic-max-attempts" && value(number) && number >= 1) {
+      flags.parameters.max_periodic_sync_attempts = static_cast<int>(number);
     } else {
       return false;
     }
