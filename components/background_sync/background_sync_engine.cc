@@ -1016,8 +1016,8 @@ void BackgroundSyncEngine::Emit(const RegistrationKey& key,
                                 std::vector<std::pair<std::string, std::string>> metadata) {
   if (!observer_)
     return;
-  observer_->OnBackgroundServiceEvent({clock_->Now(), origin, key.sw_registration_id, key.type,
-                                       std::move(event_name), key.tag, std::move(metadata)});
+  observer_->OnBackgroundServiceEvent(
+      {clock_->Now(), origin, key.sw_registration_id, key.type, std::move(event_name), key.tag, std::move(metadata)});
 }
 
 void BackgroundSyncEngine::EmitNextEventDelay(const SyncRegistration& r) {
@@ -1095,9 +1095,8 @@ std::optional<BackgroundSyncEngine::RegistrationStatus> BackgroundSyncEngine::Ex
   } else if (!reg.resolved) {
     set(BlockedReason::kNotResolved, "the registering page has not yet acknowledged the registration");
   } else if (permission != PermissionStatus::kGranted) {
-    set(BlockedReason::kPermissionDenied,
-        periodic ? "the origin lacks the periodic-background-sync permission"
-                 : "the origin lacks the background-sync permission");
+    set(BlockedReason::kPermissionDenied, periodic ? "the origin lacks the periodic-background-sync permission"
+                                                   : "the origin lacks the background-sync permission");
   } else if (periodic && penalty == 0) {
     set(BlockedReason::kSuspendedForEngagement, "the origin has no engagement; periodic sync is suspended");
   } else if (now < reg.next_attempt_time) {

@@ -36,8 +36,8 @@
 #include "components/background_sync/service_worker_registry_view.h"
 #include "components/background_sync/storage_backend.h"
 #include "components/background_sync/sync_event_dispatcher.h"
-#include "components/background_sync/sync_registration.h"
 #include "components/background_sync/sync_metrics.h"
+#include "components/background_sync/sync_registration.h"
 #include "components/background_sync/sync_registration_store.h"
 #include "public/origin.h"
 
@@ -67,16 +67,16 @@ class BackgroundSyncEngine {
   // its queue reaches it).
   enum class BlockedReason {
     kReady,
-    kFiring,                   // its event is in flight
-    kNotResolved,              // the registering page has not acknowledged its Register yet
-    kOffline,                  // the system is offline
-    kEmulatedOffline,          // its service worker (or the browser) is emulated offline
-    kWaitingForBackoff,        // a failed attempt's retry delay runs until `until`
-    kWaitingForInterval,       // periodic: its next event is due at `until`
-    kOriginMinimumInterval,    // periodic: another event of its origin fired too recently; allowed from `until`
-    kGlobalMinimumInterval,    // periodic: the last periodic batch was too recent; allowed from `until`
-    kSuspendedForEngagement,   // periodic: the origin has no engagement
-    kPermissionDenied,         // its permission is not granted
+    kFiring,                  // its event is in flight
+    kNotResolved,             // the registering page has not acknowledged its Register yet
+    kOffline,                 // the system is offline
+    kEmulatedOffline,         // its service worker (or the browser) is emulated offline
+    kWaitingForBackoff,       // a failed attempt's retry delay runs until `until`
+    kWaitingForInterval,      // periodic: its next event is due at `until`
+    kOriginMinimumInterval,   // periodic: another event of its origin fired too recently; allowed from `until`
+    kGlobalMinimumInterval,   // periodic: the last periodic batch was too recent; allowed from `until`
+    kSuspendedForEngagement,  // periodic: the origin has no engagement
+    kPermissionDenied,        // its permission is not granted
     kShutDown,
   };
   static absl::string_view BlockedReasonName(BlockedReason reason);  // "ready", "firing", "not-resolved", ...

@@ -53,8 +53,9 @@ absl::string_view SyncEventOutcomeName(SyncEventOutcome outcome) {
 bool operator==(const SyncRegistration& a, const SyncRegistration& b) {
   return a.key == b.key && a.origin == b.origin && a.state == b.state && a.num_attempts == b.num_attempts &&
          a.max_attempts == b.max_attempts && a.next_attempt_time == b.next_attempt_time &&
-         a.min_interval == b.min_interval && a.anchor_time == b.anchor_time && a.consecutive_interruptions == b.consecutive_interruptions &&
-         a.last_failure == b.last_failure && a.resolved == b.resolved;
+         a.min_interval == b.min_interval && a.anchor_time == b.anchor_time &&
+         a.consecutive_interruptions == b.consecutive_interruptions && a.last_failure == b.last_failure &&
+         a.resolved == b.resolved;
 }
 
 }  // namespace bgsync

@@ -29,6 +29,8 @@ BackgroundSyncEngine::Dependencies EngineTest::MakeDependencies(std::unique_ptr<
   deps.permissions = &permissions_;
   deps.registry = &registry_;
   deps.dispatcher = &dispatcher_;
+  deps.engagement = &engagement_;
+  deps.observer = &observer_;
   deps.storage = std::move(backend);
   return deps;
 }

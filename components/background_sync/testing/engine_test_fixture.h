@@ -13,9 +13,11 @@
 #include "components/background_sync/memory_storage_backend.h"
 #include "components/background_sync/testing/controllable_storage_backend.h"
 #include "components/background_sync/testing/fake_clock.h"
+#include "components/background_sync/testing/fake_engagement_provider.h"
 #include "components/background_sync/testing/fake_network_state.h"
 #include "components/background_sync/testing/fake_service_worker_registry.h"
 #include "components/background_sync/testing/fake_sync_event_dispatcher.h"
+#include "components/background_sync/testing/recording_observer.h"
 #include "gtest/gtest.h"
 #include "public/background_sync_error.h"
 
@@ -83,6 +85,8 @@ class EngineTest : public ::testing::Test {
   FakePermissionController permissions_;
   FakeServiceWorkerRegistry registry_;
   FakeSyncEventDispatcher dispatcher_;
+  FakeEngagementProvider engagement_;
+  RecordingObserver observer_;
   std::shared_ptr<MemoryStorageBackend::Storage> disk_ = std::make_shared<MemoryStorageBackend::Storage>();
   std::shared_ptr<ControllableStorageBackend::Controls> storage_;  // controls of the current engine's backend
   BackgroundSyncParameters parameters_;

@@ -20,6 +20,13 @@ class FakeNetworkState : public NetworkStateProvider {
     ++queries_;
     return online_ && !offline_service_workers_.contains(sw_registration_id);
   }
+  // A service worker set offline with SetServiceWorkerOffline counts as emulated offline (as DevTools does).
+  OfflineReason GetOfflineReason(int64_t sw_registration_id) override {
+    absl::MutexLock lock(&mu_);
+    if (offline_service_workers_.contains(sw_registration_id))
+      return OfflineReason::kEmulatedOffline;
+    return online_ ? OfflineReason::kOnline : OfflineReason::kSystemOffline;
+  }
   void SetOnline(bool online) {
     absl::MutexLock lock(&mu_);
     online_ = online;
