@@ -12,6 +12,16 @@ bool ConnectivityController::IsOnline(int64_t sw_registration_id) {
   return BrowserOnline() && !emulated_offline_.contains(sw_registration_id);
 }
 
+NetworkStateProvider::OfflineReason ConnectivityController::GetOfflineReason(int64_t sw_registration_id) {
+  absl::MutexLock lock(&mu_);
+  if (override_ == Override::kForceOffline || (BrowserOnline() && emulated_offline_.contains(sw_registration_id)))
+    return OfflineReason::kEmulatedOffline;
+  if (!BrowserOnline())
+    return emulated_offline_.contains(sw_registration_id) ? OfflineReason::kEmulatedOffline
+                                                          : OfflineReason::kSystemOffline;
+  return OfflineReason::kOnline;
+}
+
 void ConnectivityController::SetSystemOnline(bool online) {
   bool turned_online;
   {

@@ -37,6 +37,9 @@ class ConnectivityController : public NetworkStateProvider {
   ConnectivityController& operator=(const ConnectivityController&) = delete;
 
   bool IsOnline(int64_t sw_registration_id) override;
+  // kEmulatedOffline when the browser is forced offline or the service worker is emulated offline (DevTools),
+  // kSystemOffline when the system is offline and nothing forces it online.
+  OfflineReason GetOfflineReason(int64_t sw_registration_id) override;
 
   // The system's state, from NetlinkNetworkMonitor. Repeating the current state changes nothing.
   void SetSystemOnline(bool online);

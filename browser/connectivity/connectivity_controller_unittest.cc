@@ -19,6 +19,22 @@ class ConnectivityControllerTest : public ::testing::Test {
   ConnectivityController controller_{[this] { ++notifications_; }};
 };
 
+TEST_F(ConnectivityControllerTest, OfflineReasonSaysWhetherTheSystemOrEmulationIsToBlame) {
+  using Reason = NetworkStateProvider::OfflineReason;
+  EXPECT_EQ(controller_.GetOfflineReason(1), Reason::kSystemOffline);
+  controller_.SetSystemOnline(true);
+  EXPECT_EQ(controller_.GetOfflineReason(1), Reason::kOnline);
+  controller_.EmulateServiceWorkerOffline(1);
+  EXPECT_EQ(controller_.GetOfflineReason(1), Reason::kEmulatedOffline);
+  EXPECT_EQ(controller_.GetOfflineReason(2), Reason::kOnline);
+  controller_.StopEmulatingServiceWorkerOffline(1);
+  controller_.SetOverride(Override::kForceOffline);
+  EXPECT_EQ(controller_.GetOfflineReason(2), Reason::kEmulatedOffline);
+  controller_.SetOverride(Override::kAuto);
+  controller_.SetSystemOnline(false);
+  EXPECT_EQ(controller_.GetOfflineReason(2), Reason::kSystemOffline);
+}
+
 TEST_F(ConnectivityControllerTest, StartsOfflineWithoutNotifying) {
   EXPECT_FALSE(controller_.IsOnline(1));
   EXPECT_EQ(notifications_, 0);
