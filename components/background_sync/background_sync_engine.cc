@@ -498,7 +498,8 @@ void BackgroundSyncEngine::Unregister(const Origin& origin,
                                       absl::AnyInvocable<void(absl::Status)> done) {
   queues_.Post(sw_registration_id, [this, origin, sw_registration_id, tag = std::move(tag),
                                     done = std::move(done)](OperationQueues::Finish finish) mutable {
-    auto answer = [&](absl::Status status) {
+    // Owns `done` and `finish`: it may outlive this task (the commit below completes asynchronously).
+    auto answer = [done = std::move(done), finish = std::move(finish)](absl::Status status) mutable {
       done(std::move(status));
       finish();
     };

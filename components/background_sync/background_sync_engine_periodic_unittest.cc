@@ -169,6 +169,19 @@ TEST_F(EnginePeriodicTest, UnregisterStopsItAndAlwaysSucceeds) {
   ExpectMemoryEqualsDisk();
 }
 
+TEST_F(EnginePeriodicTest, UnregisterAnswersWhenAnAsynchronousWriteCompletes) {
+  ASSERT_TRUE(RegisterPeriodic("news", absl::Hours(12)).ok());
+  storage_->HoldWhere([](const StorageBatch&) { return true; });
+  Result<absl::Status> result;
+  engine().Unregister(origin_, kSw, "news", result.callback());
+  EXPECT_FALSE(result.ready()) << "answered before the write";
+  storage_->Release();
+  ASSERT_TRUE(result.ready());
+  EXPECT_TRUE(result.value->ok()) << *result.value;
+  EXPECT_FALSE(FindPeriodic("news"));
+  ExpectMemoryEqualsDisk();
+}
+
 TEST_F(EnginePeriodicTest, UnregisterWhileFiringIgnoresTheOutcome) {
   ASSERT_TRUE(RegisterPeriodic("news", absl::Hours(12)).ok());
   clock_.Advance(absl::Hours(12));
