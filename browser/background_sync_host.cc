@@ -29,8 +29,12 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Co
   h.worker_processes_->SetHost(h.worker_host_.get());
   h.dispatcher_ = std::make_unique<LoggingEventDispatcher>(h.worker_host_.get(), &h.log_);
 
-  BackgroundSyncEngine::Dependencies deps{embedder.clock,    embedder.network,    embedder.permissions,
-                                          embedder.registry, h.dispatcher_.get(), std::move(embedder.storage)};
+  h.observer_ = std::make_unique<LoggingObserver>(&h.log_, embedder.observer);
+
+  // The engine dispatches to the workers directly: its events reach the log through the observer.
+  BackgroundSyncEngine::Dependencies deps{embedder.clock,      embedder.network,     embedder.permissions,
+                                          embedder.registry,   h.worker_host_.get(), std::move(embedder.storage),
+                                          embedder.engagement, h.observer_.get()};
   absl::StatusOr<std::unique_ptr<BackgroundSyncEngine>> engine =
       BackgroundSyncEngine::Create(std::move(deps), h.config_.parameters);
   if (!engine.ok())
@@ -47,10 +51,20 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Co
   h.one_shot_ = std::make_unique<OneShotBackgroundSyncServiceImpl>(
       h.engine_.get(), &h.sessions_, &h.bad_messages_,
       [log = &h.log_](const Session& session, int64_t sw, const std::string& tag, const absl::Status& result) {
-        log->Append(
-            {0, absl::Time(), session.origin.Serialize(), sw, result.ok() ? "Registered sync" : "Registration failed",
-             tag,
-             result.ok() ? absl::StrCat("session=", session.id) : std::string(SyncErrorName(GetSyncError(result)))});
+        // A success is logged by the engine ("Registered sync").
+        if (!result.ok()) {
+          log->Append({0, absl::Time(), session.origin.Serialize(), sw, "Registration failed", tag,
+                       std::string(SyncErrorName(GetSyncError(result)))});
+        }
+      });
+  h.periodic_ = std::make_unique<PeriodicBackgroundSyncServiceImpl>(
+      h.engine_.get(), &h.sessions_, &h.bad_messages_,
+      [log = &h.log_](const Session& session, int64_t sw, const std::string& tag, const absl::Status& result) {
+        // A success is logged by the engine ("Registered periodicsync").
+        if (!result.ok()) {
+          log->Append({0, absl::Time(), session.origin.Serialize(), sw, "Registration failed", tag,
+                       std::string(SyncErrorName(GetSyncError(result)))});
+        }
       });
   unlink(h.config_.socket_path.c_str());
   grpc::ServerBuilder builder;
@@ -59,6 +73,7 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Co
   builder.SetMaxSendMessageSize(h.config_.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, h.config_.max_concurrent_streams);
   builder.RegisterService(h.one_shot_.get());
+  builder.RegisterService(h.periodic_.get());
   builder.RegisterService(h.worker_host_.get());
   h.server_ = builder.BuildAndStart();
   if (!h.server_)

@@ -10,8 +10,12 @@
 //   - worker_spec                how to start a registration's worker process (origin + argv)
 //   - ProcessLauncher            spawning and killing processes
 //   - StorageBackend             where registrations live (LevelDbStorageBackend in the profile)
+//   - EngagementProvider         optional: site engagement, which spaces out periodic events (default: high)
+//   - BackgroundSyncObserver     optional: DevTools' events (the BackgroundServiceRecorder); every event also
+//                                goes to the host's EventLog
 // What it must call: OnServiceWorkerUnregistered when a registration goes, OnNetworkChanged when connectivity
-// may have changed, and sessions().RevokeProcess(pid) when a renderer process exits.
+// may have changed, engine().OnEngagementChanged(origin) when an origin's engagement may have changed, and
+// sessions().RevokeProcess(pid) when a renderer process exits.
 #ifndef BROWSER_BACKGROUND_SYNC_HOST_H_
 #define BROWSER_BACKGROUND_SYNC_HOST_H_
 
@@ -27,6 +31,7 @@
 #include "components/background_sync/background_sync_engine.h"
 #include "services/background_sync/bad_message_reporter.h"
 #include "services/background_sync/one_shot_background_sync_service_impl.h"
+#include "services/background_sync/periodic_background_sync_service_impl.h"
 #include "services/background_sync/service_worker_host_impl.h"
 #include "services/background_sync/session_registry.h"
 
@@ -55,7 +60,9 @@ class BackgroundSyncHost {
     ServiceWorkerRegistryView* registry = nullptr;
     std::function<absl::StatusOr<WorkerSpec>(int64_t)> worker_spec;
     ProcessLauncher* launcher = nullptr;
-    std::unique_ptr<StorageBackend> storage;  // owned
+    std::unique_ptr<StorageBackend> storage;     // owned
+    EngagementProvider* engagement = nullptr;    // optional
+    BackgroundSyncObserver* observer = nullptr;  // optional; called from the engine's threads
   };
 
   // Loads the store, starts the engine and serves the renderer- and worker-facing services on
@@ -68,7 +75,8 @@ class BackgroundSyncHost {
   BackgroundSyncEngine& engine() { return *engine_; }
   SessionRegistry& sessions() { return sessions_; }
   ServiceWorkerHostImpl& workers() { return *worker_host_; }
-  // The engine's dispatcher (events are logged); DevTools-style direct dispatches go through it too.
+  // For DevTools-style direct dispatches (registrations untouched): it reaches the workers as the engine's
+  // events do, and logs the dispatch and its outcome. (The engine's own events are logged by its observer.)
   SyncEventDispatcher& dispatcher() { return *dispatcher_; }
   WorkerProcessHost& worker_processes() { return *worker_processes_; }
   BadMessageReporter& bad_messages() { return bad_messages_; }
@@ -90,8 +98,10 @@ class BackgroundSyncHost {
   std::unique_ptr<WorkerProcessHost> worker_processes_;
   std::unique_ptr<ServiceWorkerHostImpl> worker_host_;
   std::unique_ptr<LoggingEventDispatcher> dispatcher_;
+  std::unique_ptr<LoggingObserver> observer_;  // the engine's: the EventLog, then the embedder's observer
   std::unique_ptr<BackgroundSyncEngine> engine_;
   std::unique_ptr<OneShotBackgroundSyncServiceImpl> one_shot_;
+  std::unique_ptr<PeriodicBackgroundSyncServiceImpl> periodic_;
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -6,9 +6,10 @@
 //                       [--periodic-min-interval SECONDS] [--periodic-batch-interval SECONDS]
 //                       [--periodic-max-attempts N]
 // The profile (default $XDG_DATA_HOME/bgsync/Default, else ~/.local/share/bgsync/Default) holds the LevelDB
-// stores. Each run makes a private runtime directory (0700) with browser.sock (renderers, workers) and admin.sock
-// (bgsyncctl), and writes its path to <profile>/RuntimeDirectory. SIGTERM/SIGINT: stop accepting, let in-flight
-// Registers finish, exit 0.
+// stores: BackgroundSync (registrations), ServiceWorkers, BackgroundServices (DevTools recording) and
+// SiteEngagement (engagement levels set through the admin endpoint). Each run makes a private runtime directory (0700)
+// with browser.sock (renderers, workers) and admin.sock (bgsyncctl), and writes its path to <profile>/RuntimeDirectory.
+// SIGTERM/SIGINT: stop accepting, let in-flight Registers finish, exit 0.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +27,8 @@
 #include "browser/background_sync_host.h"
 #include "browser/connectivity/connectivity_controller.h"
 #include "browser/connectivity/netlink_network_monitor.h"
+#include "browser/devtools/background_service_recorder.h"
+#include "browser/engagement_store.h"
 #include "browser/permission_store.h"
 #include "browser/process/renderer_process_host.h"
 #include "browser/service_worker/service_worker_registry.h"
@@ -139,6 +142,14 @@ int Run(const Flags& flags) {
       LevelDbStorageBackend::Open(flags.profile + "/ServiceWorkers");
   if (!sw_store.ok())
     return Fail(std::string(sw_store.status().message()));
+  absl::StatusOr<std::unique_ptr<LevelDbStorageBackend>> recorder_store =
+      LevelDbStorageBackend::Open(flags.profile + "/BackgroundServices");
+  if (!recorder_store.ok())
+    return Fail(std::string(recorder_store.status().message()));
+  absl::StatusOr<std::unique_ptr<LevelDbStorageBackend>> engagement_store =
+      LevelDbStorageBackend::Open(flags.profile + "/SiteEngagement");
+  if (!engagement_store.ok())
+    return Fail(std::string(engagement_store.status().message()));
 
   // The private runtime directory for the sockets.
   std::string runtime = (std::filesystem::temp_directory_path() / "bgsync-XXXXXX").string();
@@ -150,6 +161,14 @@ int Run(const Flags& flags) {
   SystemClock clock;
   ProcessLauncher launcher;
   PermissionStore permissions;
+  // Both outlive the host, whose engine uses them.
+  absl::StatusOr<std::unique_ptr<BackgroundServiceRecorder>> recorder =
+      BackgroundServiceRecorder::Open(&clock, *std::move(recorder_store));
+  if (!recorder.ok())
+    return Fail(absl::StrCat("DevTools recording: ", recorder.status().message()));
+  absl::StatusOr<std::unique_ptr<EngagementStore>> engagement = EngagementStore::Open(*std::move(engagement_store));
+  if (!engagement.ok())
+    return Fail(absl::StrCat("site engagement: ", engagement.status().message()));
   BackgroundSyncHost* host_for_callbacks = nullptr;
   ConnectivityController connectivity([&host_for_callbacks] {
     if (host_for_callbacks)
@@ -180,6 +199,8 @@ int Run(const Flags& flags) {
   embedder.registry = registry;
   embedder.launcher = &launcher;
   embedder.storage = *std::move(sync_store);
+  embedder.engagement = engagement->get();
+  embedder.observer = recorder->get();
   embedder.worker_spec = [registry](int64_t id) -> absl::StatusOr<WorkerSpec> {
     absl::StatusOr<ServiceWorkerRegistration> r = registry->Get(id);
     if (!r.ok())
@@ -194,6 +215,10 @@ int Run(const Flags& flags) {
   (*host)->log().set_echo(flags.echo_log);
   sessions_for_windows = &(*host)->sessions();
   host_for_callbacks = host->get();
+  (*engagement)->SetChangeObserver([h = host->get()](const Origin& origin) {
+    h->log().Append({0, absl::Time(), origin.Serialize(), 0, "Engagement changed", "", ""});
+    h->engine().OnEngagementChanged(origin);
+  });
   registry->AddUnregisterObserver([h = host->get()](int64_t id) {
     h->log().Append({0, absl::Time(), "", id, "Service worker unregistered", "", ""});
     h->OnServiceWorkerUnregistered(id);
@@ -224,10 +249,18 @@ int Run(const Flags& flags) {
       [h = host->get()](pid_t pid, const Origin& origin) {
         h->log().Append({0, absl::Time(), origin.Serialize(), 0, "Renderer exited", "", absl::StrCat("pid=", pid)});
       });
-  BrowserAdminService admin(
-      {host->get(), registry, &renderers, &permissions, &connectivity,
-       [&monitor] { return monitor ? monitor->IsOnline() : true; }, flags.profile,
-       flags.offline ? admin::SetNetworkEmulationRequest::MODE_OFFLINE : admin::SetNetworkEmulationRequest::MODE_AUTO});
+  BrowserAdminService::Parts admin_parts{
+      host->get(),
+      registry,
+      &renderers,
+      &permissions,
+      &connectivity,
+      [&monitor] { return monitor ? monitor->IsOnline() : true; },
+      flags.profile,
+      flags.offline ? admin::SetNetworkEmulationRequest::MODE_OFFLINE : admin::SetNetworkEmulationRequest::MODE_AUTO};
+  admin_parts.recorder = recorder->get();
+  admin_parts.engagement = engagement->get();
+  BrowserAdminService admin(std::move(admin_parts));
   const std::string admin_path = runtime + "/admin.sock";
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + admin_path, grpc::InsecureServerCredentials());
@@ -256,6 +289,7 @@ int Run(const Flags& flags) {
   admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   monitor.reset();
   host_for_callbacks = nullptr;
+  (*engagement)->SetChangeObserver(nullptr);
   host->reset();  // in-flight Registers finish, then the engine stops
   std::filesystem::remove_all(runtime, error);
   std::filesystem::remove(flags.profile + "/RuntimeDirectory", error);

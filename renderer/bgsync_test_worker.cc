@@ -1,13 +1,18 @@
 // bgsync_test_worker: a service-worker process for tests. Reads its session from $BGSYNC_BOOTSTRAP_FD, opens the
-// worker stream (ServiceWorkerGlobalScope) and settles every "sync" event as its flags say, until the browser
-// ends the stream.
+// worker stream (ServiceWorkerGlobalScope) and settles every "sync" and "periodicsync" event as its flags say,
+// until the browser ends the stream.
 //
 // Usage: bgsync_test_worker [--outcome=completed|rejected|hang|crash] [--log=FILE] [--fail-first=N]
+//                           [--hold-until=FILE]
 //   --outcome=O     how events settle (default completed): completed fulfils waitUntil, rejected rejects it,
 //                   hang never settles it, crash calls abort() in the handler
-//   --fail-first=N  the first N events are rejected whatever --outcome says; later ones follow --outcome
-//   --log=FILE      appends "event <tag> last_chance=<0|1>" for each event, when it arrives (before it settles
-//                   or crashes); the tag is percent-encoded as in renderer/tag_encoding.h
+//   --fail-first=N  the first N events (sync and periodicsync together, in arrival order) are rejected whatever
+//                   --outcome says; later ones follow --outcome
+//   --log=FILE      appends "event <tag> last_chance=<0|1>" for each sync event and "periodicsync <tag>" for each
+//                   periodicsync event, when it arrives (before it settles or crashes); the tag is
+//                   percent-encoded as in renderer/tag_encoding.h
+//   --hold-until=FILE  a slow worker: each event, once logged, waits until FILE exists before it settles (or
+//                   crashes) as the other flags say, so a test decides when an event ends
 // Exit status: 0 when the browser ended the stream normally; 1 on a bootstrap or stream error; 2 on a bad
 // argument.
 #include <fcntl.h>
@@ -27,6 +32,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "renderer/browser_channel.h"
 #include "renderer/service_worker_global_scope.h"
 #include "renderer/session_bootstrap.h"
@@ -36,7 +43,8 @@ namespace bgsync {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: bgsync_test_worker [--outcome=completed|rejected|hang|crash] [--log=FILE] [--fail-first=N]\n";
+    "usage: bgsync_test_worker [--outcome=completed|rejected|hang|crash] [--log=FILE] [--fail-first=N]\n"
+    "                          [--hold-until=FILE]\n";
 
 enum class Outcome { kCompleted, kRejected, kHang, kCrash };
 
@@ -44,6 +52,7 @@ struct Flags {
   Outcome outcome = Outcome::kCompleted;
   std::string log_path;
   int64_t fail_first = 0;
+  std::string hold_path;
 };
 
 bool ParseFlags(int argc, char** argv, Flags& flags) {
@@ -64,6 +73,10 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       if (argument.empty())
         return false;
       flags.log_path = std::string(argument);
+    } else if (absl::ConsumePrefix(&argument, "--hold-until=")) {
+      if (argument.empty())
+        return false;
+      flags.hold_path = std::string(argument);
     } else if (absl::ConsumePrefix(&argument, "--fail-first=")) {
       if (!absl::SimpleAtoi(argument, &flags.fail_first) || flags.fail_first < 0)
         return false;
@@ -123,12 +136,13 @@ int Main(int argc, char** argv) {
   // Never destroyed: hanging promises must outlive every event thread, also during exit.
   static NeverSettled* const never_settled = new NeverSettled();
   auto events_seen = std::make_shared<std::atomic<int64_t>>(0);
-  (*scope)->AddEventListener("sync", [flags, events_seen](SyncEvent& event) {
+  // Logs `log_line` (if logging) and settles `event` as the flags say.
+  auto handle = [flags, events_seen](ExtendableEvent& event, const std::string& log_line) {
     int64_t index = events_seen->fetch_add(1);
-    if (!flags.log_path.empty()) {
-      AppendLog(flags.log_path, absl::StrCat("event ", PercentEncodeTag(event.tag()),
-                                             " last_chance=", event.last_chance() ? 1 : 0, "\n"));
-    }
+    if (!flags.log_path.empty())
+      AppendLog(flags.log_path, log_line);
+    while (!flags.hold_path.empty() && access(flags.hold_path.c_str(), F_OK) != 0)
+      absl::SleepFor(absl::Milliseconds(10));
     if (index < flags.fail_first) {
       event.WaitUntil(Settled(absl::AbortedError("--fail-first")));
       return;
@@ -146,6 +160,13 @@ int Main(int argc, char** argv) {
       case Outcome::kCrash:
         std::abort();
     }
+  };
+  (*scope)->AddEventListener("sync", [handle](SyncEvent& event) {
+    handle(event,
+           absl::StrCat("event ", PercentEncodeTag(event.tag()), " last_chance=", event.last_chance() ? 1 : 0, "\n"));
+  });
+  (*scope)->AddEventListener("periodicsync", [handle](PeriodicSyncEvent& event) {
+    handle(event, absl::StrCat("periodicsync ", PercentEncodeTag(event.tag()), "\n"));
   });
   absl::Status status = (*scope)->Run();
   if (!status.ok()) {

@@ -1,4 +1,4 @@
-// Test support: fakes of the browser's two services, recording what a renderer or worker sends. Header-only.
+// Test support: fakes of the browser's services, recording what a renderer or worker sends. Header-only.
 #ifndef RENDERER_FAKE_BROWSER_SERVICES_H_
 #define RENDERER_FAKE_BROWSER_SERVICES_H_
 
@@ -126,6 +126,91 @@ class FakeSyncService final : public mojom::OneShotBackgroundSyncService::Callba
   grpc::Status call_status_ ABSL_GUARDED_BY(mu_);
 };
 
+// A PeriodicBackgroundSyncService that records every call (as ReceivedCall, method "Register", "Unregister" or
+// "GetRegistrations") and answers as configured: Register succeeds (echoing the options), Unregister succeeds and
+// GetRegistrations returns no tags unless told otherwise.
+class FakePeriodicSyncService final : public mojom::PeriodicBackgroundSyncService::CallbackService {
+ public:
+  void SetRegisterError(BackgroundSyncError error) {
+    absl::MutexLock lock(&mu_);
+    register_reply_.emplace().set_error(error);
+  }
+  void SetUnregisterReply(mojom::UnregisterReply reply) {
+    absl::MutexLock lock(&mu_);
+    unregister_reply_ = std::move(reply);
+  }
+  void SetGetRegistrationsReply(mojom::GetRegistrationsReply reply) {
+    absl::MutexLock lock(&mu_);
+    get_registrations_reply_ = std::move(reply);
+  }
+  // Every call fails with `status` (if not OK) instead of answering.
+  void SetCallStatus(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    call_status_ = std::move(status);
+  }
+
+  std::vector<ReceivedCall> calls() const {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+
+  grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
+                                     const mojom::RegisterRequest* request,
+                                     mojom::RegisterReply* reply) override {
+    ReceivedCall call{"Register", SessionTokensOf(*context), request->service_worker_registration_id(),
+                      request->options().tag(), request->options().min_interval_ms()};
+    absl::MutexLock lock(&mu_);
+    calls_.push_back(call);
+    if (register_reply_) {
+      *reply = *register_reply_;
+    } else {
+      *reply->mutable_registration() = request->options();
+    }
+    return Answer(context);
+  }
+
+  grpc::ServerUnaryReactor* Unregister(grpc::CallbackServerContext* context,
+                                       const mojom::UnregisterRequest* request,
+                                       mojom::UnregisterReply* reply) override {
+    ReceivedCall call{"Unregister", SessionTokensOf(*context), request->service_worker_registration_id(),
+                      request->tag()};
+    absl::MutexLock lock(&mu_);
+    calls_.push_back(call);
+    if (unregister_reply_)
+      *reply = *unregister_reply_;
+    else
+      reply->mutable_unregistered();
+    return Answer(context);
+  }
+
+  grpc::ServerUnaryReactor* GetRegistrations(grpc::CallbackServerContext* context,
+                                             const mojom::GetRegistrationsRequest* request,
+                                             mojom::GetRegistrationsReply* reply) override {
+    ReceivedCall call{"GetRegistrations", SessionTokensOf(*context), request->service_worker_registration_id()};
+    absl::MutexLock lock(&mu_);
+    calls_.push_back(call);
+    if (get_registrations_reply_)
+      *reply = *get_registrations_reply_;
+    else
+      reply->mutable_registrations();
+    return Answer(context);
+  }
+
+ private:
+  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(call_status_);
+    return reactor;
+  }
+
+  mutable absl::Mutex mu_;
+  std::vector<ReceivedCall> calls_ ABSL_GUARDED_BY(mu_);
+  std::optional<mojom::RegisterReply> register_reply_ ABSL_GUARDED_BY(mu_);
+  std::optional<mojom::UnregisterReply> unregister_reply_ ABSL_GUARDED_BY(mu_);
+  std::optional<mojom::GetRegistrationsReply> get_registrations_reply_ ABSL_GUARDED_BY(mu_);
+  grpc::Status call_status_ ABSL_GUARDED_BY(mu_);
+};
+
 // The browser's end of one Connect stream: records what the worker sends, sends what the test says.
 class FakeWorkerStream final : public grpc::ServerBidiReactor<mojom::WorkerMessage, mojom::BrowserMessage> {
  public:
@@ -140,6 +225,20 @@ class FakeWorkerStream final : public grpc::ServerBidiReactor<mojom::WorkerMessa
     event->set_tag(tag);
     event->set_last_chance(last_chance);
     event->set_timeout_ms(timeout_ms);
+    Send(std::move(message));
+  }
+
+  void SendPeriodicSyncEvent(uint64_t event_id, const std::string& tag, int64_t timeout_ms) {
+    mojom::BrowserMessage message;
+    mojom::PeriodicSyncEvent* event = message.mutable_periodic_sync_event();
+    event->set_event_id(event_id);
+    event->set_tag(tag);
+    event->set_timeout_ms(timeout_ms);
+    Send(std::move(message));
+  }
+
+  // Writes `message` after the ones sent before it.
+  void Send(mojom::BrowserMessage message) {
     absl::MutexLock lock(&mu_);
     if (finish_requested_)
       return;

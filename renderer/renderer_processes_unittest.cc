@@ -183,7 +183,8 @@ class RendererHostProcessTest : public testing::Test {
   void SetUp() override { ASSERT_TRUE(server_.started()); }
 
   FakeSyncService service_;
-  TestServer server_{{&service_}};
+  FakePeriodicSyncService periodic_;
+  TestServer server_{{&service_, &periodic_}};
 };
 
 TEST_F(RendererHostProcessTest, AnswersEachCommandWithOneLine) {
@@ -243,6 +244,74 @@ TEST_F(RendererHostProcessTest, NoActiveWorkerFailsRegisterLocally) {
   EXPECT_TRUE(ExitedWith(host.Wait(), 0));
   EXPECT_EQ(service_.CountOf("Register"), 0);
   EXPECT_EQ(service_.CountOf("GetRegistrations"), 1);
+}
+
+TEST_F(RendererHostProcessTest, PeriodicCommandsUsePeriodicSync) {
+  ChildProcess host("bgsync_renderer_host", {}, BootstrapText(server_.Bootstrap(), false));
+  ASSERT_TRUE(host.started());
+
+  host.WriteLine("periodic-register 5 a%20b 3600000");
+  EXPECT_EQ(host.ReadLine(), "ok");
+  host.WriteLine("periodic-register 5  0");  // the empty tag
+  EXPECT_EQ(host.ReadLine(), "ok");
+  // A negative interval never reaches the browser: the bindings reject it.
+  host.WriteLine("periodic-register 5 news -1");
+  std::optional<std::string> line = host.ReadLine();
+  ASSERT_TRUE(line.has_value());
+  EXPECT_TRUE(absl::StartsWith(*line, "error TypeError ")) << *line;
+
+  mojom::GetRegistrationsReply tags;
+  for (const char* tag : {"a b", "news", "100%"})
+    tags.mutable_registrations()->add_registrations()->set_tag(tag);
+  periodic_.SetGetRegistrationsReply(tags);
+  host.WriteLine("periodic-tags 5");
+  EXPECT_EQ(host.ReadLine(), "tags a%20b news 100%25");
+  host.WriteLine("periodic-unregister 5 a%20b");
+  EXPECT_EQ(host.ReadLine(), "ok");
+
+  mojom::UnregisterReply failed;
+  failed.set_error(mojom::BACKGROUND_SYNC_ERROR_SERVICE_WORKER_NOT_FOUND);
+  periodic_.SetUnregisterReply(failed);
+  host.WriteLine("periodic-unregister 5 news");
+  EXPECT_EQ(host.ReadLine(), "error UnknownError No service worker is active.");
+  periodic_.SetRegisterError(mojom::BACKGROUND_SYNC_ERROR_PERMISSION_DENIED);
+  host.WriteLine("periodic-register 5 news 0");
+  EXPECT_EQ(host.ReadLine(), "error NotAllowedError Permission denied.");
+
+  for (const char* malformed : {"periodic-register 5 news", "periodic-register 5 news ten", "periodic-register x n 1",
+                                "periodic-register 5 %zz 1", "periodic-tags five", "periodic-unregister x news"}) {
+    host.WriteLine(malformed);
+    line = host.ReadLine();
+    ASSERT_TRUE(line.has_value());
+    EXPECT_TRUE(absl::StartsWith(*line, "error CommandError ")) << malformed << " -> " << *line;
+  }
+  host.WriteLine("exit");
+  EXPECT_TRUE(ExitedWith(host.Wait(), 0));
+
+  std::vector<ReceivedCall> calls = periodic_.calls();
+  std::vector<std::string> summary;
+  for (const ReceivedCall& call : calls) {
+    EXPECT_EQ(call.tokens, std::vector<std::string>{kTestSessionToken});
+    EXPECT_EQ(call.service_worker_registration_id, 5);
+    summary.push_back(absl::StrCat(call.method, " ", call.tag, " ", call.min_interval_ms));
+  }
+  EXPECT_EQ(summary, (std::vector<std::string>{"Register a b 3600000", "Register  0", "GetRegistrations  0",
+                                               "Unregister a b 0", "Unregister news 0", "Register news 0"}));
+  EXPECT_TRUE(service_.calls().empty()) << "a periodic command reached the one-shot service";
+}
+
+TEST_F(RendererHostProcessTest, NoActiveWorkerAnswersPeriodicCommandsLocally) {
+  ChildProcess host("bgsync_renderer_host", {"--no-active-worker"}, BootstrapText(server_.Bootstrap(), false));
+  ASSERT_TRUE(host.started());
+  host.WriteLine("periodic-register 5 news 1000");
+  EXPECT_EQ(host.ReadLine(), "error InvalidStateError Registration failed - no active Service Worker");
+  host.WriteLine("periodic-tags 5");
+  EXPECT_EQ(host.ReadLine(), "tags");
+  host.WriteLine("periodic-unregister 5 news");
+  EXPECT_EQ(host.ReadLine(), "ok");
+  host.CloseStdin();
+  EXPECT_TRUE(ExitedWith(host.Wait(), 0));
+  EXPECT_TRUE(periodic_.calls().empty());
 }
 
 TEST_F(RendererHostProcessTest, BadBootstrapOrArgumentFails) {
@@ -313,6 +382,32 @@ TEST_F(TestWorkerProcessTest, FailsTheFirstEventsThenCompletesAndLogsEach) {
   stream->End(grpc::Status::OK);
   EXPECT_TRUE(ExitedWith(worker.Wait(), 0));
   EXPECT_EQ(Log(), "event a%20b last_chance=0\nevent outbox last_chance=1\n");
+}
+
+TEST_F(TestWorkerProcessTest, PeriodicEventsShareFailFirstAndAreLoggedApart) {
+  ChildProcess worker("bgsync_test_worker", {"--fail-first=2", "--log=" + log_path_},
+                      BootstrapText(server_.Bootstrap(), true));
+  FakeWorkerStream* stream = StartWorker(worker);
+  ASSERT_NE(stream, nullptr);
+  stream->SendPeriodicSyncEvent(1, "a b", 60000);
+  EXPECT_EQ(ResultStatus(stream, 1, 1), mojom::SYNC_EVENT_STATUS_REJECTED);
+  stream->SendSyncEvent(2, "outbox", false, 60000);
+  EXPECT_EQ(ResultStatus(stream, 2, 2), mojom::SYNC_EVENT_STATUS_REJECTED);
+  stream->SendPeriodicSyncEvent(3, "news", 60000);
+  EXPECT_EQ(ResultStatus(stream, 3, 3), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  stream->End(grpc::Status::OK);
+  EXPECT_TRUE(ExitedWith(worker.Wait(), 0));
+  EXPECT_EQ(Log(), "periodicsync a%20b\nevent outbox last_chance=0\nperiodicsync news\n");
+}
+
+TEST_F(TestWorkerProcessTest, PeriodicOutcomeRejected) {
+  ChildProcess rejecting("bgsync_test_worker", {"--outcome=rejected"}, BootstrapText(server_.Bootstrap(), true));
+  FakeWorkerStream* stream = StartWorker(rejecting);
+  ASSERT_NE(stream, nullptr);
+  stream->SendPeriodicSyncEvent(9, "x", 60000);
+  EXPECT_EQ(ResultStatus(stream, 1, 9), mojom::SYNC_EVENT_STATUS_REJECTED);
+  stream->End(grpc::Status::OK);
+  EXPECT_TRUE(ExitedWith(rejecting.Wait(), 0));
 }
 
 TEST_F(TestWorkerProcessTest, OutcomeRejected) {

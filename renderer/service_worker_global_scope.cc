@@ -22,20 +22,20 @@
 namespace bgsync {
 
 using SyncHandler = std::function<void(SyncEvent&)>;
+using PeriodicSyncHandler = std::function<void(PeriodicSyncEvent&)>;
 
 // ---------------------------------------------------------------------------------------------------------------
-// SyncEvent
+// Events
 
-SyncEvent::SyncEvent(std::string tag, bool last_chance, absl::Time deadline)
-    : tag_(std::move(tag)), last_chance_(last_chance), deadline_(deadline) {}
+ExtendableEvent::ExtendableEvent(absl::Time deadline) : deadline_(deadline) {}
 
-void SyncEvent::WaitUntil(std::shared_future<absl::Status> promise) {
+void ExtendableEvent::WaitUntil(std::shared_future<absl::Status> promise) {
   absl::MutexLock lock(&mu_);
   if (!settled_)
     promises_.push_back(std::move(promise));
 }
 
-std::optional<std::shared_future<absl::Status>> SyncEvent::TakeNextPromise() {
+std::optional<std::shared_future<absl::Status>> ExtendableEvent::TakeNextPromise() {
   absl::MutexLock lock(&mu_);
   if (next_promise_ == promises_.size()) {
     settled_ = true;
@@ -43,6 +43,12 @@ std::optional<std::shared_future<absl::Status>> SyncEvent::TakeNextPromise() {
   }
   return promises_[next_promise_++];
 }
+
+SyncEvent::SyncEvent(std::string tag, bool last_chance, absl::Time deadline)
+    : ExtendableEvent(deadline), tag_(std::move(tag)), last_chance_(last_chance) {}
+
+PeriodicSyncEvent::PeriodicSyncEvent(std::string tag, absl::Time deadline)
+    : ExtendableEvent(deadline), tag_(std::move(tag)) {}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Core: the Connect stream (a callback-API bidi reactor) and the state events share with it.
@@ -66,21 +72,24 @@ class ServiceWorkerGlobalScope::Core final
   }
 
   void AddListener(std::string type, SyncHandler handler) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (run_called_) {
-        std::fprintf(stderr, "ServiceWorkerGlobalScope::AddEventListener called after Run\n");
-        std::abort();
-      }
-    }
+    CheckNotRunning();
     if (type == "sync")
       sync_handlers_.push_back(std::move(handler));
     else
-      other_handlers_.push_back(std::move(handler));
+      other_sync_handlers_.push_back(std::move(handler));
+  }
+
+  void AddListener(std::string type, PeriodicSyncHandler handler) {
+    CheckNotRunning();
+    if (type == "periodicsync")
+      periodic_sync_handlers_.push_back(std::move(handler));
+    else
+      other_periodic_sync_handlers_.push_back(std::move(handler));
   }
 
   // Immutable once Run has been called.
   const std::vector<SyncHandler>& sync_handlers() const { return sync_handlers_; }
+  const std::vector<PeriodicSyncHandler>& periodic_sync_handlers() const { return periodic_sync_handlers_; }
 
   absl::Status Run() {
     {
@@ -154,9 +163,18 @@ class ServiceWorkerGlobalScope::Core final
         RemoveHold();
       return;
     }
-    if (incoming_.has_sync_event())
-      StartEvent(incoming_.sync_event());
-    // Other messages are from a newer browser: ignored.
+    if (incoming_.has_sync_event()) {
+      const mojom::SyncEvent& event = incoming_.sync_event();
+      StartEvent(event.event_id(), event.timeout_ms(), [event](const std::shared_ptr<Core>& core, absl::Time deadline) {
+        ServiceWorkerGlobalScope::DispatchSyncEvent(core, event.event_id(), event.tag(), event.last_chance(), deadline);
+      });
+    } else if (incoming_.has_periodic_sync_event()) {
+      const mojom::PeriodicSyncEvent& event = incoming_.periodic_sync_event();
+      StartEvent(event.event_id(), event.timeout_ms(), [event](const std::shared_ptr<Core>& core, absl::Time deadline) {
+        ServiceWorkerGlobalScope::DispatchPeriodicSyncEvent(core, event.event_id(), event.tag(), deadline);
+      });
+    }
+    // Other messages are from a newer browser: ignored (the browser times such an event out).
     StartRead(&incoming_);
   }
 
@@ -199,22 +217,30 @@ class ServiceWorkerGlobalScope::Core final
     finished_.Notify();
   }
 
-  void StartEvent(const mojom::SyncEvent& message) {
+  // Runs `dispatch(core, deadline)` on a thread of its own for the event `event_id`.
+  template <typename Dispatch>
+  void StartEvent(uint64_t event_id, int64_t timeout_ms, Dispatch dispatch) {
     // The deadline counts from when the worker receives the event.
-    absl::Time deadline = absl::Now() + absl::Milliseconds(message.timeout_ms());
+    absl::Time deadline = absl::Now() + absl::Milliseconds(timeout_ms);
     {
       absl::MutexLock lock(&mu_);
       // After Stop, or once the stream is closing, the event could not be answered.
       if (!writes_open_ || writes_done_pending_)
         return;
-      in_flight_.insert(message.event_id());
+      in_flight_.insert(event_id);
     }
     try {
-      std::thread(&ServiceWorkerGlobalScope::DispatchSyncEvent, shared_from_this(), message.event_id(), message.tag(),
-                  message.last_chance(), deadline)
-          .detach();
+      std::thread(std::move(dispatch), shared_from_this(), deadline).detach();
     } catch (const std::system_error&) {
-      ReportResult(message.event_id(), mojom::SYNC_EVENT_STATUS_ABORTED);
+      ReportResult(event_id, mojom::SYNC_EVENT_STATUS_ABORTED);
+    }
+  }
+
+  void CheckNotRunning() {
+    absl::MutexLock lock(&mu_);
+    if (run_called_) {
+      std::fprintf(stderr, "ServiceWorkerGlobalScope::AddEventListener called after Run\n");
+      std::abort();
     }
   }
 
@@ -274,7 +300,9 @@ class ServiceWorkerGlobalScope::Core final
 
   // Written only before Run.
   std::vector<SyncHandler> sync_handlers_;
-  std::vector<SyncHandler> other_handlers_;
+  std::vector<SyncHandler> other_sync_handlers_;
+  std::vector<PeriodicSyncHandler> periodic_sync_handlers_;
+  std::vector<PeriodicSyncHandler> other_periodic_sync_handlers_;
 
   // Used only by reactions to reads, which gRPC serializes.
   mojom::BrowserMessage incoming_;
@@ -319,6 +347,10 @@ void ServiceWorkerGlobalScope::AddEventListener(std::string type, std::function<
   core_->AddListener(std::move(type), std::move(handler));
 }
 
+void ServiceWorkerGlobalScope::AddEventListener(std::string type, std::function<void(PeriodicSyncEvent&)> handler) {
+  core_->AddListener(std::move(type), std::move(handler));
+}
+
 absl::Status ServiceWorkerGlobalScope::Run() {
   return core_->Run();
 }
@@ -327,14 +359,14 @@ void ServiceWorkerGlobalScope::Stop() {
   core_->Stop();
 }
 
-void ServiceWorkerGlobalScope::DispatchSyncEvent(const std::shared_ptr<Core>& core,
-                                                 uint64_t event_id,
-                                                 std::string tag,
-                                                 bool last_chance,
-                                                 absl::Time deadline) {
-  SyncEvent event(std::move(tag), last_chance, deadline);
+template <typename Event>
+void ServiceWorkerGlobalScope::RunEvent(const std::shared_ptr<Core>& core,
+                                        uint64_t event_id,
+                                        Event& event,
+                                        const std::vector<std::function<void(Event&)>>& handlers) {
+  const absl::Time deadline = event.deadline();
   bool rejected = false;
-  for (const SyncHandler& handler : core->sync_handlers()) {
+  for (const std::function<void(Event&)>& handler : handlers) {
     try {
       handler(event);
     } catch (...) {
@@ -361,6 +393,23 @@ void ServiceWorkerGlobalScope::DispatchSyncEvent(const std::shared_ptr<Core>& co
     }
   }
   core->ReportResult(event_id, rejected ? mojom::SYNC_EVENT_STATUS_REJECTED : mojom::SYNC_EVENT_STATUS_COMPLETED);
+}
+
+void ServiceWorkerGlobalScope::DispatchSyncEvent(const std::shared_ptr<Core>& core,
+                                                 uint64_t event_id,
+                                                 std::string tag,
+                                                 bool last_chance,
+                                                 absl::Time deadline) {
+  SyncEvent event(std::move(tag), last_chance, deadline);
+  RunEvent(core, event_id, event, core->sync_handlers());
+}
+
+void ServiceWorkerGlobalScope::DispatchPeriodicSyncEvent(const std::shared_ptr<Core>& core,
+                                                         uint64_t event_id,
+                                                         std::string tag,
+                                                         absl::Time deadline) {
+  PeriodicSyncEvent event(std::move(tag), deadline);
+  RunEvent(core, event_id, event, core->periodic_sync_handlers());
 }
 
 }  // namespace bgsync

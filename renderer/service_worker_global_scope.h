@@ -1,8 +1,10 @@
-// The worker side of Background Sync: a service worker's global scope, which receives `sync` events from the
-// browser over ServiceWorkerHost.Connect and reports how each one settled ("Worker side" in public/README.md).
+// The worker side of Background Sync: a service worker's global scope, which receives `sync` and `periodicsync`
+// events from the browser over ServiceWorkerHost.Connect and reports how each one settled ("Worker side" in
+// public/README.md).
 //
 //   auto scope = ServiceWorkerGlobalScope::Connect(ConnectToBrowser(bootstrap), bootstrap.token);
 //   (*scope)->AddEventListener("sync", [](SyncEvent& event) { event.WaitUntil(SendOutbox(event.tag())); });
+//   (*scope)->AddEventListener("periodicsync", [](PeriodicSyncEvent& event) { event.WaitUntil(Refresh()); });
 //   absl::Status status = (*scope)->Run();  // until the browser ends the stream
 //
 // Threading: each event runs on a thread of its own, so a slow handler or waitUntil() holds up only its own
@@ -31,19 +33,14 @@ class Channel;
 
 namespace bgsync {
 
-// The `sync` event (SyncEvent : ExtendableEvent). Handlers receive it by reference; it lives until its outcome is
-// decided (every handler has returned and every promise given to WaitUntil has settled, or the deadline passed).
-// Thread-safe.
-class SyncEvent {
+// What the `sync` and `periodicsync` events share (ExtendableEvent). Handlers receive an event by reference; it
+// lives until its outcome is decided (every handler has returned and every promise given to WaitUntil has
+// settled, or the deadline passed). Thread-safe.
+class ExtendableEvent {
  public:
-  SyncEvent(std::string tag, bool last_chance, absl::Time deadline);
-  SyncEvent(const SyncEvent&) = delete;
-  SyncEvent& operator=(const SyncEvent&) = delete;
+  ExtendableEvent(const ExtendableEvent&) = delete;
+  ExtendableEvent& operator=(const ExtendableEvent&) = delete;
 
-  // The registration's tag.
-  const std::string& tag() const { return tag_; }
-  // True if the browser will not retry when this attempt fails.
-  bool last_chance() const { return last_chance_; }
   // When the browser stops waiting: it counts an event unanswered by then as failed. Outcomes decided later are
   // not reported.
   absl::Time deadline() const { return deadline_; }
@@ -54,6 +51,10 @@ class SyncEvent {
   // has settled the outcome is decided and later promises are ignored.
   void WaitUntil(std::shared_future<absl::Status> promise);
 
+ protected:
+  explicit ExtendableEvent(absl::Time deadline);
+  ~ExtendableEvent() = default;
+
  private:
   friend class ServiceWorkerGlobalScope;
 
@@ -61,14 +62,41 @@ class SyncEvent {
   // WaitUntil ignores new promises.
   std::optional<std::shared_future<absl::Status>> TakeNextPromise();
 
-  const std::string tag_;
-  const bool last_chance_;
   const absl::Time deadline_;
 
   absl::Mutex mu_;
   std::vector<std::shared_future<absl::Status>> promises_ ABSL_GUARDED_BY(mu_);
   size_t next_promise_ ABSL_GUARDED_BY(mu_) = 0;
   bool settled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// The `sync` event (SyncEvent : ExtendableEvent) of a one-shot registration.
+class SyncEvent final : public ExtendableEvent {
+ public:
+  SyncEvent(std::string tag, bool last_chance, absl::Time deadline);
+
+  // The registration's tag.
+  const std::string& tag() const { return tag_; }
+  // True if the browser will not retry when this attempt fails.
+  bool last_chance() const { return last_chance_; }
+
+ private:
+  const std::string tag_;
+  const bool last_chance_;
+};
+
+// The `periodicsync` event (PeriodicSyncEvent : ExtendableEvent) of a periodic registration. It has no
+// lastChance: whatever the outcome the registration stays, and a failure is retried or waits for the next
+// interval.
+class PeriodicSyncEvent final : public ExtendableEvent {
+ public:
+  PeriodicSyncEvent(std::string tag, absl::Time deadline);
+
+  // The registration's tag.
+  const std::string& tag() const { return tag_; }
+
+ private:
+  const std::string tag_;
 };
 
 class ServiceWorkerGlobalScope {
@@ -84,18 +112,22 @@ class ServiceWorkerGlobalScope {
   // dropped.
   ~ServiceWorkerGlobalScope();
 
-  // addEventListener(type, handler). Only "sync" events are ever dispatched; listeners of other types are kept
-  // and never called. A handler that throws rejects the event (the other handlers still run). Must be called
-  // before Run (aborts the process otherwise: the listener list is read without locks once events can arrive).
+  // addEventListener(type, handler). "sync" events go to the SyncEvent handlers added as "sync", "periodicsync"
+  // events to the PeriodicSyncEvent handlers added as "periodicsync"; listeners of other types (or of the other
+  // event's type) are kept and never called. A handler that throws rejects the event (the other handlers still
+  // run). Must be called before Run (aborts the process otherwise: the listener lists are read without locks once
+  // events can arrive). A handler must take the event as SyncEvent& or PeriodicSyncEvent& (a generic one is
+  // ambiguous).
   void AddEventListener(std::string type, std::function<void(SyncEvent&)> handler);
+  void AddEventListener(std::string type, std::function<void(PeriodicSyncEvent&)> handler);
 
   // Opens the Connect stream, sends WorkerReady, and dispatches events until the stream ends; then returns. For
-  // each event it reports COMPLETED if every handler returned normally and every waitUntil promise fulfilled,
-  // else REJECTED; an event whose promises are still unsettled at its deadline is not answered (the browser has
-  // already counted it as failed). Returns OK when the browser ends the stream with OK, or after Stop(); else
-  // the stream's error (e.g. Unavailable when the browser is unreachable, Unauthenticated for a revoked session).
-  // Returns FailedPrecondition if called twice. Events still running when Run returns finish on their threads,
-  // unreported.
+  // each event, sync or periodicsync alike, it reports COMPLETED if every handler returned normally and every
+  // waitUntil promise fulfilled, else REJECTED; an event whose promises are still unsettled at its deadline is not
+  // answered (the browser has already counted it as failed). Returns OK when the browser ends the stream with OK,
+  // or after Stop(); else the stream's error (e.g. Unavailable when the browser is unreachable, Unauthenticated for
+  // a revoked session). Returns FailedPrecondition if called twice. Events still running when Run returns finish
+  // on their threads, unreported.
   absl::Status Run();
 
   // Gives up: reports ABORTED for every event in flight, closes the worker's side of the stream and stops
@@ -108,13 +140,22 @@ class ServiceWorkerGlobalScope {
 
   explicit ServiceWorkerGlobalScope(std::shared_ptr<Core> core);
 
-  // Runs one event's handlers and waits for its promises, on the calling (the event's own) thread, then reports
-  // the outcome through `core`.
+  // Run one event's handlers and wait for its promises, on the calling (the event's own) thread, then report the
+  // outcome through `core`.
   static void DispatchSyncEvent(const std::shared_ptr<Core>& core,
                                 uint64_t event_id,
                                 std::string tag,
                                 bool last_chance,
                                 absl::Time deadline);
+  static void DispatchPeriodicSyncEvent(const std::shared_ptr<Core>& core,
+                                        uint64_t event_id,
+                                        std::string tag,
+                                        absl::Time deadline);
+  template <typename Event>
+  static void RunEvent(const std::shared_ptr<Core>& core,
+                       uint64_t event_id,
+                       Event& event,
+                       const std::vector<std::function<void(Event&)>>& handlers);
 
   // Shared with the events in flight and, while Run runs, with the stream.
   const std::shared_ptr<Core> core_;

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -140,6 +141,81 @@ TEST_F(ServiceWorkerGlobalScopeTest, DispatchesEventWithTagLastChanceAndDeadline
   EXPECT_EQ(std::get<0>(seen[1]), "");
   EXPECT_FALSE(std::get<1>(seen[1]));
   EXPECT_FALSE(other_type_called);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, DispatchesPeriodicEventsToPeriodicSyncListenersOnly) {
+  absl::Mutex mu;
+  std::vector<std::pair<std::string, absl::Time>> periodic_seen;
+  std::vector<std::string> sync_seen;
+  scope_->AddEventListener("periodicsync", [&](PeriodicSyncEvent& event) {
+    absl::MutexLock lock(&mu);
+    periodic_seen.emplace_back(event.tag(), event.deadline());
+  });
+  scope_->AddEventListener("sync", [&](SyncEvent& event) {
+    absl::MutexLock lock(&mu);
+    sync_seen.push_back(event.tag());
+  });
+  // Listeners whose event type does not match their registered type are never called.
+  std::atomic<bool> mismatched_called{false};
+  scope_->AddEventListener("sync", [&](PeriodicSyncEvent&) { mismatched_called = true; });
+  scope_->AddEventListener("periodicsync", [&](SyncEvent&) { mismatched_called = true; });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  EXPECT_TRUE(MessageAt(0).has_ready());
+
+  absl::Time before = absl::Now();
+  stream_->SendPeriodicSyncEvent(3, "news", /*timeout_ms=*/60000);
+  ExpectResult(MessageAt(1), 3, mojom::SYNC_EVENT_STATUS_COMPLETED);
+  absl::Time after = absl::Now();
+  stream_->SendSyncEvent(4, "outbox", /*last_chance=*/false, /*timeout_ms=*/60000);
+  ExpectResult(MessageAt(2), 4, mojom::SYNC_EVENT_STATUS_COMPLETED);
+
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(periodic_seen.size(), 1u);
+  EXPECT_EQ(periodic_seen[0].first, "news");
+  EXPECT_GE(periodic_seen[0].second, before + absl::Seconds(60));
+  EXPECT_LE(periodic_seen[0].second, after + absl::Seconds(60));
+  EXPECT_EQ(sync_seen, std::vector<std::string>{"outbox"});
+  EXPECT_FALSE(mismatched_called);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, PeriodicEventWithoutListenersCompletes) {
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendPeriodicSyncEvent(1, "news", 60000);
+  ExpectResult(MessageAt(1), 1, mojom::SYNC_EVENT_STATUS_COMPLETED);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, PeriodicWaitUntilRejectedOrThrowingHandlerRejects) {
+  scope_->AddEventListener("periodicsync", [](PeriodicSyncEvent& event) {
+    if (event.tag() == "throws")
+      throw std::runtime_error("handler failed");
+    event.WaitUntil(Settled(absl::OkStatus()));
+    event.WaitUntil(Settled(absl::UnavailableError("offline after all")));
+  });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendPeriodicSyncEvent(1, "rejects", 60000);
+  ExpectResult(MessageAt(1), 1, mojom::SYNC_EVENT_STATUS_REJECTED);
+  stream_->SendPeriodicSyncEvent(2, "throws", 60000);
+  ExpectResult(MessageAt(2), 2, mojom::SYNC_EVENT_STATUS_REJECTED);
+}
+
+TEST_F(ServiceWorkerGlobalScopeTest, StopAbortsPeriodicEventsInFlight) {
+  std::promise<absl::Status> never_before_stop;
+  std::shared_future<absl::Status> future = never_before_stop.get_future().share();
+  absl::Notification handler_ran;
+  scope_->AddEventListener("periodicsync", [&](PeriodicSyncEvent& event) {
+    event.WaitUntil(future);
+    handler_ran.Notify();
+  });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendPeriodicSyncEvent(5, "news", 60000);
+  ASSERT_TRUE(handler_ran.WaitForNotificationWithTimeout(kTestTimeout));
+  scope_->Stop();
+  ExpectResult(MessageAt(1), 5, mojom::SYNC_EVENT_STATUS_ABORTED);
+  EXPECT_TRUE(stream_->WaitForHalfClose());
+  stream_->End(grpc::Status::OK);
+  EXPECT_TRUE(WaitForRunToReturn().ok());
+  never_before_stop.set_value(absl::OkStatus());
+  EXPECT_EQ(stream_->received().size(), 2u);
 }
 
 TEST_F(ServiceWorkerGlobalScopeTest, FulfilledWaitUntilCompletes) {

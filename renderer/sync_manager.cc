@@ -6,71 +6,37 @@
 
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/cleanup/cleanup.h"
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "public/mojom/background_sync.grpc.pb.h"
-#include "renderer/browser_channel.h"
+#include "renderer/unary_call.h"
 
 namespace bgsync {
 
 namespace {
 
-// The request, reply and context of one unary call; they must outlive it. Owned by the call's callback.
-template <typename Request, typename Reply>
-struct UnaryCall {
-  explicit UnaryCall(const std::string& token) : context(MakeSessionContext(token)) {}
-
-  std::unique_ptr<grpc::ClientContext> context;
-  Request request;
-  Reply reply;
-};
-
 using RegisterCall = UnaryCall<mojom::RegisterRequest, mojom::RegisterReply>;
 using AcknowledgeCall = UnaryCall<mojom::DidResolveRegistrationRequest, mojom::DidResolveRegistrationReply>;
 using GetRegistrationsCall = UnaryCall<mojom::GetRegistrationsRequest, mojom::GetRegistrationsReply>;
 
-// A failed call is not something a page can act on: gRPC's own failures (browser gone, session revoked, and
-// INVALID_ARGUMENT, which means the browser judged this renderer hostile) all become UnknownError.
-DomException CallFailure(const grpc::Status& status) {
-  std::string message = status.error_message();
-  if (message.empty())
-    message = absl::StrCat("Background Sync call failed (gRPC status ", static_cast<int>(status.error_code()), ")");
-  return DomException{"UnknownError", std::move(message)};
-}
-
 }  // namespace
 
-// What the calls in flight use. A grpc::ClientContext holds a reference to its channel, and releasing the last
-// reference to a channel on a gRPC callback thread breaks gRPC 1.51 (its callback threads would join
-// themselves): so each callback destroys its call, context included, before it counts the call finished, and
-// the stub keeps the channel alive until no call is in flight (~SyncManager waits for that).
+// What the calls in flight use. Each callback destroys its call, context included, before it counts the call
+// finished, and the stub keeps the channel alive until no call is in flight (~SyncManager waits for that): see
+// renderer/unary_call.h.
 struct SyncManager::State {
   State(std::shared_ptr<grpc::Channel> channel, std::string token, int64_t id)
       : stub(mojom::OneShotBackgroundSyncService::NewStub(std::move(channel))), token(std::move(token)), id(id) {}
-
-  void CallStarted() {
-    absl::MutexLock lock(&mu);
-    ++calls_in_flight;
-  }
-  // The last use of the State by a call: the SyncManager may be gone once no call is in flight.
-  void CallFinished() {
-    absl::MutexLock lock(&mu);
-    --calls_in_flight;
-  }
-  bool Idle() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return calls_in_flight == 0; }
 
   // Sends DidResolveRegistration for `tag`, ignoring the outcome.
   void Acknowledge(const std::string& tag) {
     auto* call = new AcknowledgeCall(token);
     call->request.set_service_worker_registration_id(id);
     call->request.set_tag(tag);
-    CallStarted();
+    calls.Started();
     stub->async()->DidResolveRegistration(call->context.get(), &call->request, &call->reply,
                                           [this, call](grpc::Status) {
-                                            absl::Cleanup finished = [this] { CallFinished(); };
+                                            absl::Cleanup finished = [this] { calls.Finished(); };
                                             std::unique_ptr<AcknowledgeCall> owned(call);
                                           });
   }
@@ -78,9 +44,7 @@ struct SyncManager::State {
   const std::unique_ptr<mojom::OneShotBackgroundSyncService::Stub> stub;
   const std::string token;
   const int64_t id;
-
-  absl::Mutex mu;
-  int calls_in_flight ABSL_GUARDED_BY(mu) = 0;
+  CallCounter calls;
 };
 
 SyncManager::SyncManager(std::shared_ptr<grpc::Channel> channel,
@@ -104,11 +68,11 @@ void SyncManager::Register(std::string tag, std::function<void(SyncResult)> done
   call->request.set_service_worker_registration_id(state_->id);
   call->request.mutable_options()->set_tag(std::move(tag));
   State* state = state_.get();
-  state->CallStarted();
+  state->calls.Started();
   state->stub->async()->Register(call->context.get(), &call->request, &call->reply,
                                  [state, call, done = std::move(done)](grpc::Status status) {
                                    // Destroyed in reverse order: the call (and its context) first, then the count.
-                                   absl::Cleanup finished = [state] { state->CallFinished(); };
+                                   absl::Cleanup finished = [state] { state->calls.Finished(); };
                                    std::unique_ptr<RegisterCall> owned(call);
                                    if (!status.ok()) {
                                      done(SyncResult::Rejected(CallFailure(status)));
@@ -139,10 +103,10 @@ void SyncManager::GetTags(std::function<void(TagsResult)> done) {
   auto* call = new GetRegistrationsCall(state_->token);
   call->request.set_service_worker_registration_id(state_->id);
   State* state = state_.get();
-  state->CallStarted();
+  state->calls.Started();
   state->stub->async()->GetRegistrations(
       call->context.get(), &call->request, &call->reply, [state, call, done = std::move(done)](grpc::Status status) {
-        absl::Cleanup finished = [state] { state->CallFinished(); };
+        absl::Cleanup finished = [state] { state->calls.Finished(); };
         std::unique_ptr<GetRegistrationsCall> owned(call);
         if (!status.ok()) {
           done(TagsResult::Rejected(CallFailure(status)));
@@ -170,16 +134,7 @@ TagsResult SyncManager::GetTagsAndWait() {
 }
 
 void SyncManager::WaitForPendingCalls() {
-  absl::MutexLock lock(&state_->mu);
-  state_->mu.Await(absl::Condition(state_.get(), &State::Idle));
+  state_->calls.WaitUntilIdle();
 }
-
-ServiceWorkerRegistration::ServiceWorkerRegistration(std::shared_ptr<grpc::Channel> channel,
-                                                     std::string token,
-                                                     int64_t id,
-                                                     bool has_active_worker)
-    : id_(id),
-      has_active_worker_(has_active_worker),
-      sync_(std::move(channel), std::move(token), id, has_active_worker) {}
 
 }  // namespace bgsync

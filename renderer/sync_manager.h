@@ -2,7 +2,7 @@
 // SyncManager whose register() and getTags() become OneShotBackgroundSyncService calls, and whose failures become
 // DOMExceptions (public/background_sync_error.h). Like Blink it only translates: the browser checks everything.
 //
-// Thread-safety: SyncManager and ServiceWorkerRegistration may be used from any number of threads. `done`
+// Thread-safety: a SyncManager may be used from any number of threads. `done`
 // callbacks run on a gRPC thread (or, for a failure found before any call, on the calling thread before the
 // method returns); they must not block, call the *AndWait methods or WaitForPendingCalls, or destroy the
 // SyncManager.
@@ -12,53 +12,15 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
-#include <variant>
-#include <vector>
 
-#include "public/background_sync_error.h"
+#include "renderer/sync_results.h"
 
 namespace grpc {
 class Channel;
 }  // namespace grpc
 
 namespace bgsync {
-
-// How SyncManager.register() settled: resolved, or rejected with a DOMException.
-class SyncResult {
- public:
-  static SyncResult Resolved() { return SyncResult(std::nullopt); }
-  static SyncResult Rejected(DomException exception) { return SyncResult(std::move(exception)); }
-
-  bool ok() const { return !exception_.has_value(); }
-  // The rejection. Precondition: !ok().
-  const DomException& exception() const { return *exception_; }
-
- private:
-  explicit SyncResult(std::optional<DomException> exception) : exception_(std::move(exception)) {}
-
-  std::optional<DomException> exception_;
-};
-
-// How SyncManager.getTags() settled: resolved with the tags (sorted by byte order, as the browser sends them),
-// or rejected with a DOMException.
-class TagsResult {
- public:
-  static TagsResult Resolved(std::vector<std::string> tags) { return TagsResult(std::move(tags)); }
-  static TagsResult Rejected(DomException exception) { return TagsResult(std::move(exception)); }
-
-  bool ok() const { return std::holds_alternative<std::vector<std::string>>(value_); }
-  // Precondition: ok().
-  const std::vector<std::string>& tags() const { return std::get<std::vector<std::string>>(value_); }
-  // Precondition: !ok().
-  const DomException& exception() const { return std::get<DomException>(value_); }
-
- private:
-  explicit TagsResult(std::variant<std::vector<std::string>, DomException> value) : value_(std::move(value)) {}
-
-  std::variant<std::vector<std::string>, DomException> value_;
-};
 
 // ServiceWorkerRegistration.sync of one service-worker registration, on one window or iframe session.
 class SyncManager {
@@ -104,27 +66,6 @@ class SyncManager {
   const bool has_active_worker_;
   // Used by the calls in flight, which the destructor waits for.
   const std::unique_ptr<State> state_;
-};
-
-// The page's view of one service-worker registration; owns its SyncManager.
-class ServiceWorkerRegistration {
- public:
-  // See SyncManager::SyncManager.
-  ServiceWorkerRegistration(std::shared_ptr<grpc::Channel> channel,
-                            std::string token,
-                            int64_t id,
-                            bool has_active_worker);
-  ServiceWorkerRegistration(const ServiceWorkerRegistration&) = delete;
-  ServiceWorkerRegistration& operator=(const ServiceWorkerRegistration&) = delete;
-
-  int64_t id() const { return id_; }
-  bool has_active_worker() const { return has_active_worker_; }
-  SyncManager& sync() { return sync_; }
-
- private:
-  const int64_t id_;
-  const bool has_active_worker_;
-  SyncManager sync_;
 };
 
 }  // namespace bgsync

@@ -15,6 +15,7 @@
 #include "public/mojom/background_sync.grpc.pb.h"
 #include "renderer/browser_channel.h"
 #include "renderer/fake_browser_services.h"
+#include "renderer/service_worker_registration.h"
 #include "renderer/test_server.h"
 
 namespace bgsync {

@@ -2,6 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 
@@ -25,6 +31,133 @@ absl::StatusOr<ClientType> ToClientType(admin::ClientType type) {
     default:
       return absl::InvalidArgumentError("client_type must be window or iframe");
   }
+}
+
+void FillRegistration(const SyncRegistration& r, admin::Registration* row) {
+  row->set_origin(r.origin.Serialize());
+  row->set_service_worker_registration_id(r.key.sw_registration_id);
+  row->set_tag(r.key.tag);
+  row->set_type(std::string(SyncTypeName(r.key.type)));
+  row->set_state(std::string(SyncStateName(r.state)));
+  row->set_num_attempts(r.num_attempts);
+  row->set_max_attempts(r.max_attempts);
+  if (r.next_attempt_time != absl::InfinitePast())
+    row->set_next_attempt_unix_ms(absl::ToUnixMillis(r.next_attempt_time));
+  if (r.last_failure != SyncEventOutcome::kCompleted)
+    row->set_last_failure(std::string(SyncEventOutcomeName(r.last_failure)));
+  row->set_resolved(r.resolved);
+  row->set_min_interval_ms(absl::ToInt64Milliseconds(r.min_interval));
+}
+
+void FillStatus(const BackgroundSyncEngine::RegistrationStatus& status, admin::Registration* row) {
+  FillRegistration(status.registration, row);
+  row->set_reason(std::string(BackgroundSyncEngine::BlockedReasonName(status.reason)));
+  if (status.until != absl::InfinitePast() && status.until != absl::InfiniteFuture())
+    row->set_until_unix_ms(absl::ToUnixMillis(status.until));
+  row->set_explanation(status.explanation);
+}
+
+// The service a request names; INVALID_ARGUMENT for UNSPECIFIED unless `unspecified_means_both`.
+absl::StatusOr<std::optional<SyncType>> ToSyncType(admin::BackgroundService service, bool unspecified_means_both) {
+  switch (service) {
+    case admin::BACKGROUND_SERVICE_BACKGROUND_SYNC:
+      return std::optional<SyncType>(SyncType::kOneShot);
+    case admin::BACKGROUND_SERVICE_PERIODIC_BACKGROUND_SYNC:
+      return std::optional<SyncType>(SyncType::kPeriodic);
+    default:
+      if (unspecified_means_both)
+        return std::optional<SyncType>();
+      return absl::InvalidArgumentError("service must be backgroundSync or periodicBackgroundSync");
+  }
+}
+
+admin::BackgroundService ToBackgroundService(SyncType type) {
+  return type == SyncType::kPeriodic ? admin::BACKGROUND_SERVICE_PERIODIC_BACKGROUND_SYNC
+                                     : admin::BACKGROUND_SERVICE_BACKGROUND_SYNC;
+}
+
+void FillRecordingState(const RecordingState& state, admin::RecordingState* out) {
+  out->set_service(ToBackgroundService(state.service));
+  out->set_service_name(std::string(BackgroundServiceName(state.service)));
+  out->set_recording(state.recording);
+  if (state.recording) {
+    out->set_started_unix_ms(absl::ToUnixMillis(state.started));
+    out->set_expires_unix_ms(absl::ToUnixMillis(state.expires));
+  }
+}
+
+void FillEvent(const RecordedEvent& recorded, admin::BackgroundServiceEvent* out) {
+  const BackgroundServiceEvent& event = recorded.event;
+  out->set_sequence(recorded.sequence);
+  out->set_timestamp_unix_ms(absl::ToUnixMillis(event.time));
+  out->set_origin(event.origin.Serialize());
+  out->set_service_worker_registration_id(event.sw_registration_id);
+  out->set_service(ToBackgroundService(event.service));
+  out->set_event_name(event.event_name);
+  out->set_instance_id(event.instance_id);
+  for (const auto& [key, value] : event.metadata) {
+    admin::BackgroundServiceEventMetadata* entry = out->add_event_metadata();
+    entry->set_key(key);
+    entry->set_value(value);
+  }
+}
+
+void FillUpdate(const BackgroundServiceUpdate& update, admin::BackgroundServiceUpdate* out) {
+  if (update.event)
+    FillEvent(*update.event, out->mutable_event());
+  if (update.recording_state)
+    FillRecordingState(*update.recording_state, out->mutable_recording_state());
+}
+
+admin::EngagementLevel ToAdminLevel(EngagementLevel level) {
+  switch (level) {
+    case EngagementLevel::kNone:
+      return admin::ENGAGEMENT_LEVEL_NONE;
+    case EngagementLevel::kMinimal:
+      return admin::ENGAGEMENT_LEVEL_MINIMAL;
+    case EngagementLevel::kLow:
+      return admin::ENGAGEMENT_LEVEL_LOW;
+    case EngagementLevel::kMedium:
+      return admin::ENGAGEMENT_LEVEL_MEDIUM;
+    case EngagementLevel::kHigh:
+      return admin::ENGAGEMENT_LEVEL_HIGH;
+  }
+  return admin::ENGAGEMENT_LEVEL_HIGH;
+}
+
+// nullopt for DEFAULT; INVALID_ARGUMENT for a number outside the enum.
+absl::StatusOr<std::optional<EngagementLevel>> FromAdminLevel(admin::EngagementLevel level) {
+  switch (level) {
+    case admin::ENGAGEMENT_LEVEL_DEFAULT:
+      return std::optional<EngagementLevel>();
+    case admin::ENGAGEMENT_LEVEL_NONE:
+      return std::optional<EngagementLevel>(EngagementLevel::kNone);
+    case admin::ENGAGEMENT_LEVEL_MINIMAL:
+      return std::optional<EngagementLevel>(EngagementLevel::kMinimal);
+    case admin::ENGAGEMENT_LEVEL_LOW:
+      return std::optional<EngagementLevel>(EngagementLevel::kLow);
+    case admin::ENGAGEMENT_LEVEL_MEDIUM:
+      return std::optional<EngagementLevel>(EngagementLevel::kMedium);
+    case admin::ENGAGEMENT_LEVEL_HIGH:
+      return std::optional<EngagementLevel>(EngagementLevel::kHigh);
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("unknown engagement level ", level));
+  }
+}
+
+// The lower bound of a value histogram's bucket label "[lo,hi)", for ordering; -1 when it is not one.
+int64_t BucketLow(const std::string& label) {
+  int64_t low = -1;
+  if (label.size() < 2 || label[0] != '[')
+    return -1;
+  const size_t comma = label.find(',');
+  if (comma == std::string::npos || !absl::SimpleAtoi(label.substr(1, comma - 1), &low))
+    return -1;
+  return low;
+}
+
+grpc::Status RecorderMissing() {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this browser has no DevTools recorder");
 }
 
 }  // namespace
@@ -172,6 +305,55 @@ grpc::Status BrowserAdminService::SetPermission(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status BrowserAdminService::GetPermission(grpc::ServerContext*,
+                                                const admin::GetPermissionRequest* request,
+                                                admin::PermissionReply* reply) {
+  absl::StatusOr<Origin> origin = ParseOrigin(request->origin());
+  if (!origin.ok())
+    return ToGrpc(origin.status());
+  const PermissionStatus status =
+      parts_.permissions->GetPermission(*origin, request->periodic() ? SyncType::kPeriodic : SyncType::kOneShot);
+  reply->set_origin(origin->Serialize());
+  reply->set_periodic(request->periodic());
+  reply->set_status(status == PermissionStatus::kGranted ? "granted" : "denied");
+  return grpc::Status::OK;
+}
+
+grpc::Status BrowserAdminService::SetEngagement(grpc::ServerContext* context,
+                                                const admin::SetEngagementRequest* request,
+                                                admin::EngagementReply* reply) {
+  if (!parts_.engagement)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this browser has no engagement store");
+  absl::StatusOr<Origin> origin = ParseOrigin(request->origin());
+  if (!origin.ok())
+    return ToGrpc(origin.status());
+  absl::StatusOr<std::optional<EngagementLevel>> level = FromAdminLevel(request->level());
+  if (!level.ok())
+    return ToGrpc(level.status());
+  if (absl::Status status = parts_.engagement->Set(*origin, *level); !status.ok())
+    return ToGrpc(status);
+  admin::GetEngagementRequest get;
+  get.set_origin(request->origin());
+  return GetEngagement(context, &get, reply);
+}
+
+grpc::Status BrowserAdminService::GetEngagement(grpc::ServerContext*,
+                                                const admin::GetEngagementRequest* request,
+                                                admin::EngagementReply* reply) {
+  if (!parts_.engagement)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this browser has no engagement store");
+  absl::StatusOr<Origin> origin = ParseOrigin(request->origin());
+  if (!origin.ok())
+    return ToGrpc(origin.status());
+  std::optional<EngagementLevel> set = parts_.engagement->GetOverride(*origin);
+  const EngagementLevel level = set.value_or(EngagementStore::kDefaultLevel);
+  reply->set_origin(origin->Serialize());
+  reply->set_level(ToAdminLevel(level));
+  reply->set_level_name(std::string(EngagementLevelName(level)));
+  reply->set_is_default(!set.has_value());
+  return grpc::Status::OK;
+}
+
 grpc::Status BrowserAdminService::SetNetworkEmulation(grpc::ServerContext*,
                                                       const admin::SetNetworkEmulationRequest* request,
                                                       admin::Empty*) {
@@ -203,21 +385,63 @@ grpc::Status BrowserAdminService::SetNetworkEmulation(grpc::ServerContext*,
 grpc::Status BrowserAdminService::ListRegistrations(grpc::ServerContext*,
                                                     const admin::Empty*,
                                                     admin::RegistrationTable* reply) {
-  for (const SyncRegistration& r : parts_.host->engine().GetAllRegistrations()) {
-    admin::Registration* row = reply->add_registrations();
-    row->set_origin(r.origin.Serialize());
-    row->set_service_worker_registration_id(r.key.sw_registration_id);
-    row->set_tag(r.key.tag);
-    row->set_type(std::string(SyncTypeName(r.key.type)));
-    row->set_state(std::string(SyncStateName(r.state)));
-    row->set_num_attempts(r.num_attempts);
-    row->set_max_attempts(r.max_attempts);
-    if (r.next_attempt_time != absl::InfinitePast())
-      row->set_next_attempt_unix_ms(absl::ToUnixMillis(r.next_attempt_time));
-    if (r.last_failure != SyncEventOutcome::kCompleted) {
-      row->set_last_failure(std::string(SyncEventOutcomeName(r.last_failure)));
+  for (const SyncRegistration& r : parts_.host->engine().GetAllRegistrations())
+    FillRegistration(r, reply->add_registrations());
+  return grpc::Status::OK;
+}
+
+grpc::Status BrowserAdminService::Explain(grpc::ServerContext*,
+                                          const admin::ExplainRequest* request,
+                                          admin::RegistrationTable* reply) {
+  absl::StatusOr<Origin> origin = ParseOrigin(request->origin());
+  if (!origin.ok())
+    return ToGrpc(origin.status());
+  std::optional<SyncType> type;
+  if (request->type() == admin::SYNC_REGISTRATION_TYPE_ONE_SHOT)
+    type = SyncType::kOneShot;
+  if (request->type() == admin::SYNC_REGISTRATION_TYPE_PERIODIC)
+    type = SyncType::kPeriodic;
+  for (const BackgroundSyncEngine::RegistrationStatus& status : parts_.host->engine().ExplainAll()) {
+    const SyncRegistration& r = status.registration;
+    if (r.origin != *origin || r.key.tag != request->tag() || (type && r.key.type != *type) ||
+        (request->service_worker_registration_id() != 0 &&
+         r.key.sw_registration_id != request->service_worker_registration_id())) {
+      continue;
     }
-    row->set_resolved(r.resolved);
+    FillStatus(status, reply->add_registrations());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status BrowserAdminService::ExplainAll(grpc::ServerContext*,
+                                             const admin::Empty*,
+                                             admin::RegistrationTable* reply) {
+  for (const BackgroundSyncEngine::RegistrationStatus& status : parts_.host->engine().ExplainAll())
+    FillStatus(status, reply->add_registrations());
+  return grpc::Status::OK;
+}
+
+grpc::Status BrowserAdminService::GetMetrics(grpc::ServerContext*, const admin::Empty*, admin::MetricsReply* reply) {
+  for (const auto& [name, histogram] : parts_.host->engine().metrics().Snapshot()) {
+    admin::Histogram* out = reply->add_histograms();
+    out->set_name(name);
+    out->set_count(histogram.count);
+    std::vector<std::pair<std::string, int64_t>> buckets(histogram.buckets.begin(), histogram.buckets.end());
+    const bool value = !buckets.empty() && std::all_of(buckets.begin(), buckets.end(),
+                                                       [](const auto& bucket) { return BucketLow(bucket.first) >= 0; });
+    out->set_kind(value ? "value" : "enumeration");
+    if (value) {
+      out->set_sum(histogram.sum);
+      out->set_min(histogram.min);
+      out->set_max(histogram.max);
+      std::sort(buckets.begin(), buckets.end(),
+                [](const auto& a, const auto& b) { return BucketLow(a.first) < BucketLow(b.first); });
+    }
+    for (const auto& [label, count] : buckets) {
+      admin::HistogramBucket* bucket = out->add_buckets();
+      bucket->set_label(label);
+      bucket->set_count(count);
+    }
   }
   return grpc::Status::OK;
 }
@@ -230,8 +454,15 @@ grpc::Status BrowserAdminService::DispatchSyncEvent(grpc::ServerContext*,
   if (!sw || !sw->has_active_worker) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND, "no active service worker with that id");
   }
-  SyncEventRequest event{
-      sw->id, sw->origin, SyncType::kOneShot, request->tag(), request->last_chance(), absl::Now() + absl::Minutes(3)};
+  if (request->periodic() && request->last_chance()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a periodicsync event has no last chance");
+  }
+  SyncEventRequest event{sw->id,
+                         sw->origin,
+                         request->periodic() ? SyncType::kPeriodic : SyncType::kOneShot,
+                         request->tag(),
+                         request->last_chance(),
+                         absl::Now() + absl::Minutes(3)};
   absl::Notification done;
   SyncEventOutcome outcome = SyncEventOutcome::kAborted;
   parts_.host->dispatcher().DispatchSyncEvent(event, [&](SyncEventOutcome o) {
@@ -278,6 +509,101 @@ grpc::Status BrowserAdminService::GetStatus(grpc::ServerContext*, const admin::E
     reply->add_running_workers(id);
   reply->set_profile(parts_.profile);
   reply->set_pid(getpid());
+  return grpc::Status::OK;
+}
+
+}  // namespace bgsync
+
+namespace bgsync {
+
+grpc::Status BrowserAdminService::StartRecording(grpc::ServerContext*,
+                                                 const admin::BackgroundServiceRequest* request,
+                                                 admin::RecordingState* reply) {
+  if (!parts_.recorder)
+    return RecorderMissing();
+  absl::StatusOr<std::optional<SyncType>> service = ToSyncType(request->service(), false);
+  if (!service.ok())
+    return ToGrpc(service.status());
+  absl::StatusOr<RecordingState> state = parts_.recorder->StartRecording(**service);
+  if (!state.ok())
+    return ToGrpc(state.status());
+  parts_.host->log().Append(
+      {0, absl::Time(), "", 0, "DevTools recording started", "", std::string(BackgroundServiceName(**service))});
+  FillRecordingState(*state, reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status BrowserAdminService::StopRecording(grpc::ServerContext*,
+                                                const admin::BackgroundServiceRequest* request,
+                                                admin::RecordingState* reply) {
+  if (!parts_.recorder)
+    return RecorderMissing();
+  absl::StatusOr<std::optional<SyncType>> service = ToSyncType(request->service(), false);
+  if (!service.ok())
+    return ToGrpc(service.status());
+  absl::StatusOr<RecordingState> state = parts_.recorder->StopRecording(**service);
+  if (!state.ok())
+    return ToGrpc(state.status());
+  parts_.host->log().Append(
+      {0, absl::Time(), "", 0, "DevTools recording stopped", "", std::string(BackgroundServiceName(**service))});
+  FillRecordingState(*state, reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status BrowserAdminService::ClearEvents(grpc::ServerContext*,
+                                              const admin::BackgroundServiceRequest* request,
+                                              admin::Empty*) {
+  if (!parts_.recorder)
+    return RecorderMissing();
+  absl::StatusOr<std::optional<SyncType>> service = ToSyncType(request->service(), false);
+  if (!service.ok())
+    return ToGrpc(service.status());
+  return ToGrpc(parts_.recorder->ClearEvents(**service));
+}
+
+grpc::Status BrowserAdminService::GetRecordingState(grpc::ServerContext*,
+                                                    const admin::Empty*,
+                                                    admin::RecordingStateList* reply) {
+  if (!parts_.recorder)
+    return RecorderMissing();
+  for (SyncType service : {SyncType::kOneShot, SyncType::kPeriodic})
+    FillRecordingState(parts_.recorder->GetRecordingState(service), reply->add_states());
+  return grpc::Status::OK;
+}
+
+grpc::Status BrowserAdminService::GetBackgroundServiceEvents(
+    grpc::ServerContext* context,
+    const admin::GetBackgroundServiceEventsRequest* request,
+    grpc::ServerWriter<admin::BackgroundServiceUpdate>* writer) {
+  if (!parts_.recorder)
+    return RecorderMissing();
+  absl::StatusOr<std::optional<SyncType>> service = ToSyncType(request->service(), true);
+  if (!service.ok())
+    return ToGrpc(service.status());
+  if (!request->follow()) {
+    absl::StatusOr<std::vector<RecordedEvent>> events = parts_.recorder->GetEvents(*service);
+    if (!events.ok())
+      return ToGrpc(events.status());
+    for (const RecordedEvent& event : *events) {
+      admin::BackgroundServiceUpdate out;
+      FillEvent(event, out.mutable_event());
+      if (!writer->Write(out))
+        return grpc::Status::OK;
+    }
+    return grpc::Status::OK;
+  }
+  absl::StatusOr<std::unique_ptr<BackgroundServiceObservation>> observation = parts_.recorder->StartObserving(*service);
+  if (!observation.ok())
+    return ToGrpc(observation.status());
+  // Woken at least every second to notice a cancelled call (the client went away, or the server is stopping).
+  while (!context->IsCancelled() && !(*observation)->closed()) {
+    for (const BackgroundServiceUpdate& update : (*observation)->Wait(absl::Seconds(1))) {
+      admin::BackgroundServiceUpdate out;
+      FillUpdate(update, &out);
+      if (!writer->Write(out))
+        return grpc::Status::OK;
+    }
+  }
   return grpc::Status::OK;
 }
 

@@ -10,6 +10,8 @@
 #include "browser/admin/admin.grpc.pb.h"
 #include "browser/background_sync_host.h"
 #include "browser/connectivity/connectivity_controller.h"
+#include "browser/devtools/background_service_recorder.h"
+#include "browser/engagement_store.h"
 #include "browser/permission_store.h"
 #include "browser/process/renderer_process_host.h"
 #include "browser/service_worker/service_worker_registry.h"
@@ -30,6 +32,9 @@ class BrowserAdminService final : public admin::BrowserAdmin::Service {
     std::string profile;
     // The emulation the browser started with (SetNetworkEmulationRequest::Mode), for GetStatus.
     int initial_emulation = 0;
+    // Optional: without them the recording and engagement calls fail with UNIMPLEMENTED.
+    BackgroundServiceRecorder* recorder = nullptr;
+    EngagementStore* engagement = nullptr;
   };
   explicit BrowserAdminService(Parts parts) : parts_(std::move(parts)), emulation_(parts_.initial_emulation) {}
 
@@ -46,10 +51,22 @@ class BrowserAdminService final : public admin::BrowserAdmin::Service {
   grpc::Status OpenSession(grpc::ServerContext*, const admin::OpenSessionRequest*, admin::OpenSessionReply*) override;
   grpc::Status CloseSession(grpc::ServerContext*, const admin::CloseSessionRequest*, admin::Empty*) override;
   grpc::Status SetPermission(grpc::ServerContext*, const admin::SetPermissionRequest*, admin::Empty*) override;
+  grpc::Status GetPermission(grpc::ServerContext*,
+                             const admin::GetPermissionRequest*,
+                             admin::PermissionReply*) override;
+  grpc::Status SetEngagement(grpc::ServerContext*,
+                             const admin::SetEngagementRequest*,
+                             admin::EngagementReply*) override;
+  grpc::Status GetEngagement(grpc::ServerContext*,
+                             const admin::GetEngagementRequest*,
+                             admin::EngagementReply*) override;
   grpc::Status SetNetworkEmulation(grpc::ServerContext*,
                                    const admin::SetNetworkEmulationRequest*,
                                    admin::Empty*) override;
   grpc::Status ListRegistrations(grpc::ServerContext*, const admin::Empty*, admin::RegistrationTable*) override;
+  grpc::Status Explain(grpc::ServerContext*, const admin::ExplainRequest*, admin::RegistrationTable*) override;
+  grpc::Status ExplainAll(grpc::ServerContext*, const admin::Empty*, admin::RegistrationTable*) override;
+  grpc::Status GetMetrics(grpc::ServerContext*, const admin::Empty*, admin::MetricsReply*) override;
   grpc::Status DispatchSyncEvent(grpc::ServerContext*,
                                  const admin::DispatchSyncEventRequest*,
                                  admin::DispatchSyncEventReply*) override;
@@ -57,6 +74,17 @@ class BrowserAdminService final : public admin::BrowserAdmin::Service {
                          const admin::StreamLogRequest*,
                          grpc::ServerWriter<admin::LogEntry>*) override;
   grpc::Status GetStatus(grpc::ServerContext*, const admin::Empty*, admin::BrowserStatus*) override;
+  grpc::Status StartRecording(grpc::ServerContext*,
+                              const admin::BackgroundServiceRequest*,
+                              admin::RecordingState*) override;
+  grpc::Status StopRecording(grpc::ServerContext*,
+                             const admin::BackgroundServiceRequest*,
+                             admin::RecordingState*) override;
+  grpc::Status ClearEvents(grpc::ServerContext*, const admin::BackgroundServiceRequest*, admin::Empty*) override;
+  grpc::Status GetRecordingState(grpc::ServerContext*, const admin::Empty*, admin::RecordingStateList*) override;
+  grpc::Status GetBackgroundServiceEvents(grpc::ServerContext*,
+                                          const admin::GetBackgroundServiceEventsRequest*,
+                                          grpc::ServerWriter<admin::BackgroundServiceUpdate>*) override;
 
  private:
   void FillInfo(const ServiceWorkerRegistration& registration, admin::ServiceWorkerInfo* info);

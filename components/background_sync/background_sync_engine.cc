@@ -1123,7 +1123,7 @@ std::optional<BackgroundSyncEngine::RegistrationStatus> BackgroundSyncEngine::Ex
           next_periodic_batch_);
     }
   } else if (offline == NetworkStateProvider::OfflineReason::kEmulatedOffline) {
-    set(BlockedReason::kEmulatedOffline, "emulated offline (the browser, or this service worker, as DevTools does)");
+    set(BlockedReason::kEmulatedOffline, "the browser or its service worker is emulated offline");
   } else if (offline == NetworkStateProvider::OfflineReason::kSystemOffline) {
     set(BlockedReason::kOffline, "offline: waiting for the network");
   } else {

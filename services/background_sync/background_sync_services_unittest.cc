@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "public/background_sync_error.h"
 #include "services/background_sync/one_shot_background_sync_service_impl.h"
+#include "services/background_sync/periodic_background_sync_service_impl.h"
 #include "services/background_sync/service_worker_host_impl.h"
 
 namespace bgsync {
@@ -39,7 +41,10 @@ class TestWorker {
       mojom::BrowserMessage message;
       while (stream_->Read(&message)) {
         absl::MutexLock lock(&mu_);
-        events_.push_back(message.sync_event());
+        if (message.has_periodic_sync_event())
+          periodic_events_.push_back(message.periodic_sync_event());
+        else
+          events_.push_back(message.sync_event());
       }
       absl::MutexLock lock(&mu_);
       ended_ = true;
@@ -55,6 +60,17 @@ class TestWorker {
     absl::MutexLock lock(&mu_);
     auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return events_.size() >= n || ended_; };
     mu_.AwaitWithTimeout(absl::Condition(&enough), kGenerous);
+    return events_;
+  }
+  // Waits until `n` periodic events have arrived; returns them.
+  std::vector<mojom::PeriodicSyncEvent> WaitForPeriodicEvents(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return periodic_events_.size() >= n || ended_; };
+    mu_.AwaitWithTimeout(absl::Condition(&enough), kGenerous);
+    return periodic_events_;
+  }
+  std::vector<mojom::SyncEvent> events() {
+    absl::MutexLock lock(&mu_);
     return events_;
   }
   bool WaitForEnd() {
@@ -77,6 +93,7 @@ class TestWorker {
   std::thread reader_;
   absl::Mutex mu_;
   std::vector<mojom::SyncEvent> events_ ABSL_GUARDED_BY(mu_);
+  std::vector<mojom::PeriodicSyncEvent> periodic_events_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -95,18 +112,21 @@ class ServicesTest : public ::testing::Test, public WorkerLauncher {
     host_ = std::make_unique<ServiceWorkerHostImpl>(&clock_, &sessions_, &bad_messages_, this, worker_options_);
     BackgroundSyncEngine::Dependencies deps{&clock_,    &network_,   &permissions_,
                                             &registry_, host_.get(), std::make_unique<MemoryStorageBackend>()};
-    engine_ = *BackgroundSyncEngine::Create(std::move(deps), BackgroundSyncParameters());
+    engine_ = *BackgroundSyncEngine::Create(std::move(deps), parameters_);
     one_shot_ = std::make_unique<OneShotBackgroundSyncServiceImpl>(engine_.get(), &sessions_, &bad_messages_);
+    periodic_ = std::make_unique<PeriodicBackgroundSyncServiceImpl>(engine_.get(), &sessions_, &bad_messages_);
     sessions_.AddRevokeObserver([this](const Session& s) { engine_->OnClientDisconnected(s.id); });
 
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + dir_ + "/browser.sock", grpc::InsecureServerCredentials());
     builder.RegisterService(one_shot_.get());
+    builder.RegisterService(periodic_.get());
     builder.RegisterService(host_.get());
     server_ = builder.BuildAndStart();
     ASSERT_TRUE(server_);
     channel_ = grpc::CreateChannel("unix:" + dir_ + "/browser.sock", grpc::InsecureChannelCredentials());
     renderer_ = mojom::OneShotBackgroundSyncService::NewStub(channel_);
+    periodic_renderer_ = mojom::PeriodicBackgroundSyncService::NewStub(channel_);
   }
 
   void TearDown() override {
@@ -173,6 +193,51 @@ class ServicesTest : public ::testing::Test, public WorkerLauncher {
     request.set_service_worker_registration_id(sw);
     return renderer_->GetRegistrations(&context, request, reply);
   }
+  grpc::Status PeriodicRegister(const std::string& token,
+                                int64_t sw,
+                                const std::string& tag,
+                                int64_t min_interval_ms,
+                                mojom::RegisterReply* reply) {
+    grpc::ClientContext context;
+    if (!token.empty())
+      context.AddMetadata(kSessionMetadataKey, token);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kGenerous));
+    mojom::RegisterRequest request;
+    request.set_service_worker_registration_id(sw);
+    request.mutable_options()->set_tag(tag);
+    request.mutable_options()->set_min_interval_ms(min_interval_ms);
+    return periodic_renderer_->Register(&context, request, reply);
+  }
+  grpc::Status PeriodicUnregister(const std::string& token,
+                                  int64_t sw,
+                                  const std::string& tag,
+                                  mojom::UnregisterReply* reply) {
+    grpc::ClientContext context;
+    if (!token.empty())
+      context.AddMetadata(kSessionMetadataKey, token);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kGenerous));
+    mojom::UnregisterRequest request;
+    request.set_service_worker_registration_id(sw);
+    request.set_tag(tag);
+    return periodic_renderer_->Unregister(&context, request, reply);
+  }
+  grpc::Status PeriodicGetTags(const std::string& token, int64_t sw, mojom::GetRegistrationsReply* reply) {
+    grpc::ClientContext context;
+    if (!token.empty())
+      context.AddMetadata(kSessionMetadataKey, token);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kGenerous));
+    mojom::GetRegistrationsRequest request;
+    request.set_service_worker_registration_id(sw);
+    return periodic_renderer_->GetRegistrations(&context, request, reply);
+  }
+  // The tags of a successful GetRegistrations reply, in order.
+  static std::vector<std::string> TagsOf(const mojom::GetRegistrationsReply& reply) {
+    std::vector<std::string> tags;
+    for (const mojom::SyncRegistrationOptions& options : reply.registrations().registrations())
+      tags.push_back(options.tag());
+    return tags;
+  }
+
   // Polls until the engine holds registrations matching `predicate` (they change on gRPC and engine threads, with
   // no event to wait on), giving up after a generous deadline. Polling is not timing: the result never depends on
   // how long anything takes.
@@ -187,7 +252,8 @@ class ServicesTest : public ::testing::Test, public WorkerLauncher {
     return true;
   }
 
-  WorkerHostOptions worker_options_;  // read by SetUp
+  WorkerHostOptions worker_options_;     // read by SetUp
+  BackgroundSyncParameters parameters_;  // read by SetUp
   const Origin mail_ = *Origin::Parse("https://mail.example");
   const Origin other_ = *Origin::Parse("https://other.example");
   std::string dir_;
@@ -201,9 +267,11 @@ class ServicesTest : public ::testing::Test, public WorkerLauncher {
   std::unique_ptr<ServiceWorkerHostImpl> host_;
   std::unique_ptr<BackgroundSyncEngine> engine_;
   std::unique_ptr<OneShotBackgroundSyncServiceImpl> one_shot_;
+  std::unique_ptr<PeriodicBackgroundSyncServiceImpl> periodic_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<mojom::OneShotBackgroundSyncService::Stub> renderer_;
+  std::unique_ptr<mojom::PeriodicBackgroundSyncService::Stub> periodic_renderer_;
   std::atomic<int> starts_{0};
   std::atomic<int> stops_{0};
   std::string worker_token_;
@@ -415,6 +483,326 @@ TEST_F(ServicesTest, WindowSessionCannotConnectAsAWorker) {
   EXPECT_EQ(bad_messages_.count(), 1);
   ASSERT_FALSE(killed_.empty());
   EXPECT_EQ(killed_.back(), 777);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// PeriodicBackgroundSyncService and periodic events on the worker protocol.
+
+class PeriodicServicesTest : public ServicesTest {
+ protected:
+  static constexpr absl::Duration kGap = absl::Hours(1);
+
+  void SetUp() override {
+    parameters_.min_periodic_sync_events_interval = kGap;
+    parameters_.min_periodic_sync_batch_interval = kGap;
+    parameters_.max_periodic_sync_attempts = 2;
+    parameters_.initial_retry_delay = absl::Minutes(1);
+    // The worker stays up across the intervals the tests skip over.
+    worker_options_.idle_timeout = absl::Hours(1000);
+    ServicesTest::SetUp();
+  }
+
+  // The periodic registration `tag` of kSw as the engine holds it, once `predicate` holds for it.
+  template <typename Predicate>
+  bool WaitForPeriodic(const std::string& tag, Predicate predicate) {
+    return WaitForEngine([&](const std::vector<SyncRegistration>& all) {
+      for (const SyncRegistration& r : all) {
+        if (r.key.type == SyncType::kPeriodic && r.key.tag == tag)
+          return predicate(r);
+      }
+      return false;
+    });
+  }
+};
+
+TEST_F(PeriodicServicesTest, RegisterFiresAfterTheIntervalNotBeforeAndStaysRegistered) {
+  const std::string window = WindowToken(mail_);
+  mojom::RegisterReply reply;
+  const absl::Time registered = clock_.Now();
+  ASSERT_TRUE(PeriodicRegister(window, kSw, "news", absl::ToInt64Milliseconds(kGap), &reply).ok());
+  ASSERT_TRUE(reply.has_registration()) << reply.DebugString();
+  EXPECT_EQ(reply.registration().tag(), "news");
+  EXPECT_EQ(reply.registration().min_interval_ms(), absl::ToInt64Milliseconds(kGap));
+  // Not on registration, and not a second early.
+  clock_.Advance(kGap - absl::Seconds(1));
+  EXPECT_EQ(starts_.load(), 0);
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(worker_ready_.WaitForNotificationWithTimeout(kGenerous));
+  std::vector<mojom::PeriodicSyncEvent> events = worker_->WaitForPeriodicEvents(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].tag(), "news");
+  EXPECT_GT(events[0].timeout_ms(), 0);
+  EXPECT_TRUE(worker_->events().empty()) << "a periodic event went out as a one-shot SyncEvent";
+  worker_->Reply(events[0].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  // Completing the event keeps the registration; the next one is due an interval after this one started.
+  ASSERT_TRUE(WaitForPeriodic("news", [&](const SyncRegistration& r) {
+    return r.state == SyncState::kPending && r.next_attempt_time == registered + 2 * kGap;
+  }));
+  clock_.Advance(kGap);
+  events = worker_->WaitForPeriodicEvents(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].tag(), "news");
+  EXPECT_NE(events[1].event_id(), events[0].event_id());
+  worker_->Reply(events[1].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  EXPECT_TRUE(WaitForPeriodic("news", [&](const SyncRegistration& r) {
+    return r.state == SyncState::kPending && r.next_attempt_time == registered + 3 * kGap;
+  }));
+  EXPECT_EQ(starts_.load(), 1);
+  EXPECT_EQ(bad_messages_.count(), 0);
+}
+
+TEST_F(PeriodicServicesTest, AFailedEventIsRetriedThenWaitsForTheNextInterval) {
+  const std::string window = WindowToken(mail_);
+  mojom::RegisterReply reply;
+  const absl::Time registered = clock_.Now();
+  ASSERT_TRUE(PeriodicRegister(window, kSw, "news", 0, &reply).ok());
+  ASSERT_TRUE(reply.has_registration());
+  clock_.Advance(kGap);
+  ASSERT_TRUE(worker_ready_.WaitForNotificationWithTimeout(kGenerous));
+  std::vector<mojom::PeriodicSyncEvent> events = worker_->WaitForPeriodicEvents(1);
+  ASSERT_EQ(events.size(), 1u);
+  worker_->Reply(events[0].event_id(), mojom::SYNC_EVENT_STATUS_REJECTED);
+  ASSERT_TRUE(WaitForPeriodic("news", [](const SyncRegistration& r) {
+    return r.state == SyncState::kWaiting && r.num_attempts == 1 && r.last_failure == SyncEventOutcome::kRejected;
+  }));
+  clock_.Advance(absl::Minutes(1));
+  events = worker_->WaitForPeriodicEvents(2);
+  ASSERT_EQ(events.size(), 2u);
+  worker_->Reply(events[1].event_id(), mojom::SYNC_EVENT_STATUS_REJECTED);
+  // Out of attempts: kept, and due one interval after the first attempt started.
+  ASSERT_TRUE(WaitForPeriodic("news", [&](const SyncRegistration& r) {
+    return r.state == SyncState::kPending && r.num_attempts == 0 && r.next_attempt_time == registered + 2 * kGap;
+  }));
+  clock_.Advance(kGap - absl::Minutes(1) - absl::Seconds(1));
+  EXPECT_TRUE(WaitForPeriodic("news", [](const SyncRegistration& r) { return r.state == SyncState::kPending; }));
+  clock_.Advance(absl::Seconds(1));
+  events = worker_->WaitForPeriodicEvents(3);
+  ASSERT_EQ(events.size(), 3u);
+  worker_->Reply(events[2].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  EXPECT_TRUE(WaitForPeriodic("news", [](const SyncRegistration& r) { return r.state == SyncState::kPending; }));
+}
+
+TEST_F(PeriodicServicesTest, GetTagsAndUnregisterKeepTheirOwnNamespace) {
+  const std::string window = WindowToken(mail_);
+  network_.SetOnline(false);
+  mojom::RegisterReply reply;
+  ASSERT_TRUE(PeriodicRegister(window, kSw, "b", 0, &reply).ok());
+  ASSERT_TRUE(PeriodicRegister(window, kSw, "a", 1000, &reply).ok());
+  ASSERT_TRUE(Register(window, kSw, "one-shot", &reply).ok());
+  ASSERT_TRUE(reply.has_registration());
+
+  mojom::GetRegistrationsReply tags;
+  ASSERT_TRUE(PeriodicGetTags(window, kSw, &tags).ok());
+  ASSERT_TRUE(tags.has_registrations()) << tags.DebugString();
+  EXPECT_EQ(TagsOf(tags), (std::vector<std::string>{"a", "b"}));
+  mojom::GetRegistrationsReply one_shot_tags;
+  ASSERT_TRUE(GetTags(window, kSw, &one_shot_tags).ok());
+  EXPECT_EQ(TagsOf(one_shot_tags), std::vector<std::string>{"one-shot"});
+
+  mojom::UnregisterReply unregistered;
+  ASSERT_TRUE(PeriodicUnregister(window, kSw, "a", &unregistered).ok());
+  EXPECT_TRUE(unregistered.has_unregistered()) << unregistered.DebugString();
+  // A tag that is not registered, or only as one-shot: nothing to do, and no error.
+  for (const char* tag : {"never", "one-shot"}) {
+    mojom::UnregisterReply nothing;
+    ASSERT_TRUE(PeriodicUnregister(window, kSw, tag, &nothing).ok());
+    EXPECT_TRUE(nothing.has_unregistered()) << tag;
+  }
+  tags.Clear();
+  ASSERT_TRUE(PeriodicGetTags(window, kSw, &tags).ok());
+  EXPECT_EQ(TagsOf(tags), std::vector<std::string>{"b"});
+  one_shot_tags.Clear();
+  ASSERT_TRUE(GetTags(window, kSw, &one_shot_tags).ok());
+  EXPECT_EQ(TagsOf(one_shot_tags), std::vector<std::string>{"one-shot"});
+  EXPECT_EQ(engine_->GetAllRegistrations().size(), 2u);
+}
+
+TEST_F(PeriodicServicesTest, AnUnregisteredRegistrationDoesNotFire) {
+  const std::string window = WindowToken(mail_);
+  mojom::RegisterReply reply;
+  ASSERT_TRUE(PeriodicRegister(window, kSw, "gone", 0, &reply).ok());
+  ASSERT_TRUE(PeriodicRegister(window, kSw, "kept", 0, &reply).ok());
+  mojom::UnregisterReply unregistered;
+  ASSERT_TRUE(PeriodicUnregister(window, kSw, "gone", &unregistered).ok());
+  ASSERT_TRUE(unregistered.has_unregistered());
+  clock_.Advance(kGap);
+  ASSERT_TRUE(worker_ready_.WaitForNotificationWithTimeout(kGenerous));
+  std::vector<mojom::PeriodicSyncEvent> events = worker_->WaitForPeriodicEvents(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].tag(), "kept");
+  worker_->Reply(events[0].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  EXPECT_TRUE(WaitForPeriodic("kept", [](const SyncRegistration& r) { return r.state == SyncState::kPending; }));
+  EXPECT_EQ(engine_->GetAllRegistrations().size(), 1u);
+  EXPECT_EQ(worker_->WaitForPeriodicEvents(0).size(), 1u);
+}
+
+TEST_F(PeriodicServicesTest, ErrorsComeBackAsTheEnum) {
+  const std::string window = WindowToken(mail_);
+  mojom::RegisterReply reply;
+  // "periodic-background-sync" is a permission of its own.
+  permissions_.Set(mail_, SyncType::kPeriodic, PermissionStatus::kDenied);
+  ASSERT_TRUE(PeriodicRegister(window, kSw, "news", 0, &reply).ok());
+  EXPECT_EQ(reply.error(), E::BACKGROUND_SYNC_ERROR_PERMISSION_DENIED);
+  ASSERT_TRUE(Register(window, kSw, "one-shot", &reply).ok());
+  EXPECT_TRUE(reply.has_registration());
+  permissions_.Set(mail_, SyncType::kPeriodic, PermissionStatus::kGranted);
+
+  ASSERT_TRUE(PeriodicRegister(window, kSw, std::string(10241, 'x'), 0, &reply).ok());
+  EXPECT_EQ(reply.error(), E::BACKGROUND_SYNC_ERROR_TAG_TOO_LONG);
+  registry_.SetWindowOpen(mail_, false);
+  ASSERT_TRUE(PeriodicRegister(window, kSw, "news", 0, &reply).ok());
+  EXPECT_EQ(reply.error(), E::BACKGROUND_SYNC_ERROR_NO_TOP_LEVEL_WINDOW);
+  registry_.SetWindowOpen(mail_, true);
+  registry_.SetActive(kSw, false);
+  ASSERT_TRUE(PeriodicRegister(window, kSw, "news", 0, &reply).ok());
+  EXPECT_EQ(reply.error(), E::BACKGROUND_SYNC_ERROR_NO_ACTIVE_WORKER);
+  EXPECT_EQ(bad_messages_.count(), 0);
+}
+
+TEST_F(PeriodicServicesTest, AnotherOriginsIdLooksExactlyLikeAnUnknownOne) {
+  const std::string other_window = WindowToken(other_);
+  mojom::RegisterReply own;
+  ASSERT_TRUE(PeriodicRegister(other_window, kOtherSw, "theirs", 0, &own).ok());
+  ASSERT_TRUE(own.has_registration());
+
+  const std::string window = WindowToken(mail_);
+  mojom::RegisterReply foreign, unknown;
+  ASSERT_TRUE(PeriodicRegister(window, kOtherSw, "theirs", 0, &foreign).ok());
+  ASSERT_TRUE(PeriodicRegister(window, 999, "theirs", 0, &unknown).ok());
+  EXPECT_EQ(foreign.error(), E::BACKGROUND_SYNC_ERROR_SERVICE_WORKER_NOT_FOUND);
+  EXPECT_EQ(foreign.SerializeAsString(), unknown.SerializeAsString());
+  mojom::UnregisterReply foreign_unregister, unknown_unregister;
+  ASSERT_TRUE(PeriodicUnregister(window, kOtherSw, "theirs", &foreign_unregister).ok());
+  ASSERT_TRUE(PeriodicUnregister(window, 999, "theirs", &unknown_unregister).ok());
+  EXPECT_EQ(foreign_unregister.error(), E::BACKGROUND_SYNC_ERROR_SERVICE_WORKER_NOT_FOUND);
+  EXPECT_EQ(foreign_unregister.SerializeAsString(), unknown_unregister.SerializeAsString());
+  mojom::GetRegistrationsReply foreign_tags, unknown_tags;
+  ASSERT_TRUE(PeriodicGetTags(window, kOtherSw, &foreign_tags).ok());
+  ASSERT_TRUE(PeriodicGetTags(window, 999, &unknown_tags).ok());
+  EXPECT_EQ(foreign_tags.error(), E::BACKGROUND_SYNC_ERROR_SERVICE_WORKER_NOT_FOUND);
+  EXPECT_EQ(foreign_tags.SerializeAsString(), unknown_tags.SerializeAsString());
+  // The other origin's registration is untouched.
+  std::vector<SyncRegistration> all = engine_->GetAllRegistrations();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].key.tag, "theirs");
+  EXPECT_EQ(bad_messages_.count(), 0);
+}
+
+TEST_F(PeriodicServicesTest, NoSessionIsUnauthenticated) {
+  mojom::RegisterReply reply;
+  EXPECT_EQ(PeriodicRegister("", kSw, "t", 0, &reply).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(PeriodicRegister(std::string(64, 'a'), kSw, "t", 0, &reply).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  mojom::UnregisterReply unregistered;
+  EXPECT_EQ(PeriodicUnregister("", kSw, "t", &unregistered).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  mojom::GetRegistrationsReply tags;
+  EXPECT_EQ(PeriodicGetTags("", kSw, &tags).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(engine_->GetAllRegistrations().empty());
+  EXPECT_EQ(bad_messages_.count(), 0);
+}
+
+TEST_F(PeriodicServicesTest, ImpossibleInputRevokesTheSessionAndKillsTheProcess) {
+  // Each case sends one impossible request on a fresh window session of a launched process.
+  struct Case {
+    const char* what;
+    std::function<grpc::Status(const std::string&)> call;
+  };
+  const std::vector<Case> cases = {
+      {"register, malformed UTF-8",
+       [this](const std::string& token) {
+         mojom::RegisterReply reply;
+         return PeriodicRegister(token, kSw, "\xC3", 0, &reply);
+       }},
+      {"register, negative interval",
+       [this](const std::string& token) {
+         mojom::RegisterReply reply;
+         return PeriodicRegister(token, kSw, "t", -1, &reply);
+       }},
+      {"register, id 0",
+       [this](const std::string& token) {
+         mojom::RegisterReply reply;
+         return PeriodicRegister(token, 0, "t", 0, &reply);
+       }},
+      {"register, negative id",
+       [this](const std::string& token) {
+         mojom::RegisterReply reply;
+         return PeriodicRegister(token, -1, "t", 0, &reply);
+       }},
+      {"unregister, malformed UTF-8",
+       [this](const std::string& token) {
+         mojom::UnregisterReply reply;
+         return PeriodicUnregister(token, kSw, "\xFF", &reply);
+       }},
+      {"unregister, id 0",
+       [this](const std::string& token) {
+         mojom::UnregisterReply reply;
+         return PeriodicUnregister(token, 0, "t", &reply);
+       }},
+      {"getTags, id 0",
+       [this](const std::string& token) {
+         mojom::GetRegistrationsReply reply;
+         return PeriodicGetTags(token, 0, &reply);
+       }},
+  };
+  pid_t pid = 4242;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::string window = WindowToken(mail_, ++pid);
+    EXPECT_EQ(c.call(window).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    // The session is gone: even a valid call now fails.
+    mojom::RegisterReply reply;
+    EXPECT_EQ(PeriodicRegister(window, kSw, "fine", 0, &reply).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    ASSERT_FALSE(killed_.empty());
+    EXPECT_EQ(killed_.back(), pid);
+  }
+  EXPECT_EQ(bad_messages_.count(), static_cast<int64_t>(cases.size()));
+  EXPECT_TRUE(engine_->GetAllRegistrations().empty());
+}
+
+TEST_F(PeriodicServicesTest, WorkerCrashMidPeriodicEventFailsTheAttempt) {
+  const std::string window = WindowToken(mail_);
+  mojom::RegisterReply reply;
+  ASSERT_TRUE(PeriodicRegister(window, kSw, "news", 0, &reply).ok());
+  clock_.Advance(kGap);
+  ASSERT_TRUE(worker_ready_.WaitForNotificationWithTimeout(kGenerous));
+  ASSERT_EQ(worker_->WaitForPeriodicEvents(1).size(), 1u);
+  worker_->Crash();
+  EXPECT_TRUE(WaitForPeriodic("news", [](const SyncRegistration& r) {
+    return r.state == SyncState::kWaiting && r.last_failure == SyncEventOutcome::kWorkerCrashed && r.num_attempts == 1;
+  }));
+}
+
+TEST_F(PeriodicServicesTest, AResultForAPeriodicEventAnswersOnlyThatEvent) {
+  // One-shot and periodic events share the worker's event ids: answering one settles exactly that one.
+  const std::string window = WindowToken(mail_);
+  network_.SetOnline(false);
+  mojom::RegisterReply reply;
+  ASSERT_TRUE(PeriodicRegister(window, kSw, "news", 0, &reply).ok());
+  ASSERT_TRUE(Register(window, kSw, "outbox", &reply).ok());
+  ASSERT_TRUE(Resolve(window, kSw, "outbox").ok());
+  clock_.Advance(kGap);
+  network_.SetOnline(true);
+  engine_->OnNetworkChanged();
+  ASSERT_TRUE(worker_ready_.WaitForNotificationWithTimeout(kGenerous));
+  std::vector<mojom::PeriodicSyncEvent> periodic = worker_->WaitForPeriodicEvents(1);
+  std::vector<mojom::SyncEvent> one_shot = worker_->WaitForEvents(1);
+  ASSERT_EQ(periodic.size(), 1u);
+  ASSERT_EQ(one_shot.size(), 1u);
+  EXPECT_NE(periodic[0].event_id(), one_shot[0].event_id());
+  worker_->Reply(periodic[0].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  ASSERT_TRUE(WaitForPeriodic("news", [](const SyncRegistration& r) { return r.state == SyncState::kPending; }));
+  std::vector<SyncRegistration> all = engine_->GetAllRegistrations();
+  ASSERT_EQ(all.size(), 2u);
+  for (const SyncRegistration& r : all) {
+    if (r.key.type == SyncType::kOneShot) {
+      EXPECT_EQ(r.state, SyncState::kFiring);
+    }
+  }
+  worker_->Reply(one_shot[0].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  EXPECT_TRUE(WaitForEngine([](const std::vector<SyncRegistration>& all) {
+    return all.size() == 1 && all[0].key.type == SyncType::kPeriodic;
+  }));
+  EXPECT_EQ(bad_messages_.count(), 0);
 }
 
 }  // namespace

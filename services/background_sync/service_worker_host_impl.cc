@@ -409,12 +409,22 @@ void ServiceWorkerHostImpl::PumpLocked(int64_t id, Worker& worker, std::vector<m
   while (!worker.queued.empty() && static_cast<int>(worker.in_flight.size()) < options_.max_events_per_worker) {
     PendingEvent event = std::move(worker.queued.front());
     worker.queued.pop_front();
+    // One-shot events go out as SyncEvents, periodic ones as PeriodicSyncEvents; both share the event-id space
+    // and are answered by a SyncEventResult.
+    const int64_t timeout_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(event.request.deadline - now));
     mojom::BrowserMessage message;
-    mojom::SyncEvent* sync = message.mutable_sync_event();
-    sync->set_event_id(event.id);
-    sync->set_tag(event.request.tag);
-    sync->set_last_chance(event.request.last_chance);
-    sync->set_timeout_ms(std::max<int64_t>(1, absl::ToInt64Milliseconds(event.request.deadline - now)));
+    if (event.request.type == SyncType::kPeriodic) {
+      mojom::PeriodicSyncEvent* periodic = message.mutable_periodic_sync_event();
+      periodic->set_event_id(event.id);
+      periodic->set_tag(event.request.tag);
+      periodic->set_timeout_ms(timeout_ms);
+    } else {
+      mojom::SyncEvent* sync = message.mutable_sync_event();
+      sync->set_event_id(event.id);
+      sync->set_tag(event.request.tag);
+      sync->set_last_chance(event.request.last_chance);
+      sync->set_timeout_ms(timeout_ms);
+    }
     to_send.push_back(std::move(message));
     const uint64_t event_id = event.id;
     event.grace_timer = PostGuarded(event.request.deadline + options_.deadline_grace,

@@ -4,8 +4,9 @@
 // test/node_worker_e2e_test.cc drives it.
 //
 // Usage: node worker.js --log FILE [--reject]
-//   --log FILE  appends "event <tag> last_chance=<0|1> timeout_ms=<n>" for each sync event, when it arrives
-//   --reject    answers every event REJECTED (default: COMPLETED)
+//   --log FILE  appends "event <tag> last_chance=<0|1> timeout_ms=<n>" for each sync event and
+//               "periodicsync <tag> timeout_ms=<n>" for each periodicsync event, when it arrives
+//   --reject    answers every event (sync and periodicsync) REJECTED (default: COMPLETED)
 // Exit status: 0 when the browser ends the stream normally; 1 on a bootstrap or stream error; 2 on a bad
 // argument.
 'use strict';
@@ -83,12 +84,22 @@ function main() {
   const call = host.Connect(metadata);
 
   call.on('data', (message) => {
-    if (message.message !== 'sync_event') return;  // nothing else is defined yet
-    const event = message.sync_event;
-    const tag = Buffer.from(event.tag).toString('utf8');
+    let event;
+    let line;
+    if (message.message === 'sync_event') {
+      event = message.sync_event;
+      const tag = Buffer.from(event.tag).toString('utf8');
+      const lastChance = event.last_chance ? 1 : 0;
+      line = `event ${tag} last_chance=${lastChance} timeout_ms=${event.timeout_ms}\n`;
+    } else if (message.message === 'periodic_sync_event') {
+      event = message.periodic_sync_event;
+      const tag = Buffer.from(event.tag).toString('utf8');
+      line = `periodicsync ${tag} timeout_ms=${event.timeout_ms}\n`;
+    } else {
+      return;  // from a newer browser: left unanswered, it times out
+    }
     // Synchronous, so that the line is on disk before the browser sees the result.
-    const lastChance = event.last_chance ? 1 : 0;
-    fs.appendFileSync(flags.log, `event ${tag} last_chance=${lastChance} timeout_ms=${event.timeout_ms}\n`);
+    fs.appendFileSync(flags.log, line);
     call.write({
       sync_event_result: {
         event_id: event.event_id,

@@ -96,6 +96,38 @@ std::string FormatLogTime(int64_t unix_ms) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%E3S", absl::FromUnixMillis(unix_ms), absl::LocalTimeZone());
 }
 
+std::string FormatMetadata(const std::vector<std::pair<std::string, std::string>>& metadata) {
+  std::vector<std::string> parts;
+  for (const auto& [key, value] : metadata)
+    parts.push_back(absl::StrCat(key, "=", value));
+  return absl::StrJoin(parts, ", ");
+}
+
+std::string FormatRecordingState(absl::string_view service, bool recording, int64_t expires_unix_ms, absl::Time now) {
+  if (!recording)
+    return absl::StrCat(service, ": not recording");
+  return absl::StrCat(service, ": recording until ", FormatLogTime(expires_unix_ms), " (",
+                      FormatNextAttempt(expires_unix_ms, now), ")");
+}
+
+std::string FormatWhySentence(const WhyFacts& facts, absl::Time now) {
+  std::string sentence =
+      absl::StrCat(facts.type, " tag=", facts.display_tag, " (sw ", facts.sw_registration_id, ", ", facts.origin, ", ",
+                   facts.state, ", ", facts.num_attempts, "/", facts.max_attempts, " attempts) ");
+  if (facts.reason == "ready") {
+    absl::StrAppend(&sentence, "is ready: ");
+  } else if (facts.reason == "firing") {
+    absl::StrAppend(&sentence, "is firing: ");
+  } else {
+    absl::StrAppend(&sentence, "is not firing: ");
+  }
+  absl::StrAppend(&sentence, facts.explanation);
+  if (facts.until_unix_ms != 0 && absl::FromUnixMillis(facts.until_unix_ms) > now)
+    absl::StrAppend(&sentence, " (", FormatNextAttempt(facts.until_unix_ms, now), ")");
+  absl::StrAppend(&sentence, ".");
+  return sentence;
+}
+
 std::string ShellJoin(const std::vector<std::string>& argv) {
   std::vector<std::string> words;
   words.reserve(argv.size());

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -33,6 +34,30 @@ std::string FormatNextAttempt(int64_t next_attempt_unix_ms, absl::Time now);
 
 // A timestamp for log lines, in the local time zone: "2024-05-01 12:00:00.123".
 std::string FormatLogTime(int64_t unix_ms);
+
+// DevTools event metadata for a line: "Key=value, Key=value" ("" when there is none).
+std::string FormatMetadata(const std::vector<std::pair<std::string, std::string>>& metadata);
+
+// A DevTools recording state: "backgroundSync: recording until 2026-11-27 08:23:57.480 (in 2d23h59m59s)" or
+// "periodicBackgroundSync: not recording".
+std::string FormatRecordingState(absl::string_view service, bool recording, int64_t expires_unix_ms, absl::Time now);
+
+// What `bgsyncctl why` says about one registration.
+struct WhyFacts {
+  std::string origin;
+  int64_t sw_registration_id = 0;
+  std::string type;         // "one-shot" | "periodic"
+  std::string display_tag;  // DisplayTag form
+  std::string state;        // "pending", ...
+  int num_attempts = 0;
+  int max_attempts = 0;
+  std::string reason;         // BlockedReasonName: "ready", "firing", "offline", ...
+  std::string explanation;    // the engine's sentence
+  int64_t until_unix_ms = 0;  // 0: no known end
+};
+// One sentence, e.g. "one-shot tag=outbox (sw 1, https://mail.example, pending, 0/3 attempts) is not firing:
+// offline: waiting for the network." A known end in the future adds " (in 4m59s)" before the period.
+std::string FormatWhySentence(const WhyFacts& facts, absl::Time now);
 
 // Joins argv for display, single-quoting the arguments that need it for a POSIX shell.
 std::string ShellJoin(const std::vector<std::string>& argv);

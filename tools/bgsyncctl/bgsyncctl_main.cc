@@ -4,6 +4,8 @@
 // Exit status: 0 success; 1 the operation failed ("bgsyncctl: <what>: <message>" on stderr); 2 usage error;
 // 3 the browser cannot be reached (no RuntimeDirectory, or the admin socket refuses connections).
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -30,6 +32,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -41,6 +44,7 @@
 #include "public/sync_tag.h"
 #include "renderer/browser_channel.h"
 #include "renderer/session_bootstrap.h"
+#include "renderer/tag_encoding.h"
 #include "tools/bgsyncctl/bgsyncctl_format.h"
 
 namespace bgsync {
@@ -680,6 +684,9 @@ int Dispatch(Cli& cli, const Args& args) {
     return rc;
   request.set_tag(tag);
   request.set_last_chance(args.Has("--last-chance"));
+  request.set_periodic(args.Has("--periodic"));
+  if (request.periodic() && request.last_chance())
+    return cli.Usage("a periodicsync event has no last chance: --periodic and --last-chance exclude each other");
   if ((rc = cli.Connect()))
     return rc;
   admin::DispatchSyncEventReply reply;
@@ -693,7 +700,8 @@ int Dispatch(Cli& cli, const Args& args) {
     std::printf("%s\n", reply.outcome().c_str());
   }
   if (!completed)
-    return cli.Fail(absl::StrCat("the sync event did not complete: ", reply.outcome()));
+    return cli.Fail(absl::StrCat("the ", request.periodic() ? "periodicsync" : "sync",
+                                 " event did not complete: ", reply.outcome()));
   return kExitOk;
 }
 
@@ -782,6 +790,573 @@ int Status(Cli& cli, const Args&) {
   table.AddRow({"bad messages", absl::StrCat(status.bad_messages())});
   std::printf("%s", table.Render().c_str());
   return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Formatting of the DevTools messages (over bgsyncctl_format.h).
+
+std::string WhySentence(const admin::Registration& r, absl::Time now) {
+  WhyFacts facts;
+  facts.origin = r.origin();
+  facts.sw_registration_id = r.service_worker_registration_id();
+  facts.type = r.type();
+  facts.display_tag = DisplayTag(r.tag());
+  facts.state = r.state();
+  facts.num_attempts = r.num_attempts();
+  facts.max_attempts = r.max_attempts();
+  facts.reason = r.reason();
+  facts.explanation = r.explanation();
+  facts.until_unix_ms = r.until_unix_ms();
+  return FormatWhySentence(facts, now);
+}
+
+std::string RecordingStateLine(const admin::RecordingState& state) {
+  return FormatRecordingState(state.service_name(), state.recording(), state.expires_unix_ms(), absl::Now());
+}
+
+const char* ServiceName(admin::BackgroundService service) {
+  return service == admin::BACKGROUND_SERVICE_PERIODIC_BACKGROUND_SYNC ? "periodicBackgroundSync" : "backgroundSync";
+}
+
+std::vector<std::pair<std::string, std::string>> Metadata(const admin::BackgroundServiceEvent& event) {
+  std::vector<std::pair<std::string, std::string>> metadata;
+  for (const admin::BackgroundServiceEventMetadata& entry : event.event_metadata())
+    metadata.emplace_back(entry.key(), entry.value());
+  return metadata;
+}
+
+// time, #sequence, service, event, origin, sw=ID, tag=TAG (even when empty), metadata (when there is some).
+std::string BackgroundServiceEventLine(const admin::BackgroundServiceEvent& event) {
+  std::vector<std::string> fields = {FormatLogTime(event.timestamp_unix_ms()),
+                                     absl::StrCat("#", event.sequence()),
+                                     ServiceName(event.service()),
+                                     event.event_name(),
+                                     event.origin(),
+                                     absl::StrCat("sw=", event.service_worker_registration_id()),
+                                     "tag=" + DisplayTag(event.instance_id())};
+  if (std::string metadata = FormatMetadata(Metadata(event)); !metadata.empty())
+    fields.push_back(metadata);
+  return absl::StrJoin(fields, "  ");
+}
+
+std::string BackgroundServiceEventJson(const admin::BackgroundServiceEvent& event) {
+  JsonObject metadata;
+  for (const auto& [key, value] : Metadata(event))
+    metadata.Add(key, value);
+  return JsonObject()
+      .Add("sequence", event.sequence())
+      .Add("unix_ms", event.timestamp_unix_ms())
+      .Add("time", FormatLogTime(event.timestamp_unix_ms()))
+      .Add("service", ServiceName(event.service()))
+      .Add("event", event.event_name())
+      .Add("origin", event.origin())
+      .Add("service_worker_registration_id", event.service_worker_registration_id())
+      .Add("tag", DisplayTag(event.instance_id()))
+      .AddRaw("metadata", metadata.Serialize())
+      .Serialize();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Permissions and engagement.
+
+int PermissionGet(Cli& cli, const Args& args) {
+  admin::GetPermissionRequest request;
+  request.set_origin(args.positional[0]);
+  request.set_periodic(args.Has("--periodic"));
+  if (int rc = cli.Connect())
+    return rc;
+  admin::PermissionReply reply;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().GetPermission(c, request, &reply); }))
+    return rc;
+  if (cli.json()) {
+    std::printf("%s\n", JsonObject()
+                            .Add("origin", reply.origin())
+                            .Add("permission", reply.periodic() ? "periodic-background-sync" : "background-sync")
+                            .Add("status", reply.status())
+                            .Serialize()
+                            .c_str());
+  } else {
+    std::printf("%s\n", reply.status().c_str());
+  }
+  return kExitOk;
+}
+
+std::string EngagementJson(const admin::EngagementReply& reply) {
+  return JsonObject()
+      .Add("origin", reply.origin())
+      .Add("level", reply.level_name())
+      .Add("default", reply.is_default())
+      .Serialize();
+}
+
+int EngagementGet(Cli& cli, const Args& args) {
+  admin::GetEngagementRequest request;
+  request.set_origin(args.positional[0]);
+  if (int rc = cli.Connect())
+    return rc;
+  admin::EngagementReply reply;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().GetEngagement(c, request, &reply); }))
+    return rc;
+  if (cli.json()) {
+    std::printf("%s\n", EngagementJson(reply).c_str());
+  } else {
+    std::printf("%s%s\n", reply.level_name().c_str(), reply.is_default() ? " (default)" : "");
+  }
+  return kExitOk;
+}
+
+int EngagementSet(Cli& cli, const Args& args) {
+  static const std::map<std::string, admin::EngagementLevel> kLevels = {
+      {"none", admin::ENGAGEMENT_LEVEL_NONE}, {"minimal", admin::ENGAGEMENT_LEVEL_MINIMAL},
+      {"low", admin::ENGAGEMENT_LEVEL_LOW},   {"medium", admin::ENGAGEMENT_LEVEL_MEDIUM},
+      {"high", admin::ENGAGEMENT_LEVEL_HIGH}, {"default", admin::ENGAGEMENT_LEVEL_DEFAULT},
+  };
+  auto level = kLevels.find(args.positional[1]);
+  if (level == kLevels.end()) {
+    return cli.Usage(absl::StrCat("the level must be none, minimal, low, medium, high or default, not \"",
+                                  args.positional[1], "\""));
+  }
+  admin::SetEngagementRequest request;
+  request.set_origin(args.positional[0]);
+  request.set_level(level->second);
+  if (int rc = cli.Connect())
+    return rc;
+  admin::EngagementReply reply;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().SetEngagement(c, request, &reply); }))
+    return rc;
+  if (cli.json()) {
+    std::printf("%s\n", EngagementJson(reply).c_str());
+  } else {
+    cli.PrintOk();
+  }
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Periodic sync, as a page: one renderer command in a window of the origin.
+
+// Opens a window of `origin` (bgsync_renderer_host) whose script is the one renderer command `line`, and waits for
+// its answer line ("ok", "tags ..." or "error <Name> <message>"). Returns an exit code, having reported a failure.
+int RunRendererCommand(Cli& cli, const std::string& origin, const std::string& line, std::string* answer) {
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string output = absl::StrCat(tmpdir && *tmpdir ? tmpdir : "/tmp", "/bgsyncctl-page-XXXXXX");
+  const int fd = mkstemp(output.data());
+  if (fd < 0)
+    return cli.Fail(absl::StrCat("cannot create a temporary file: ", std::strerror(errno)));
+  close(fd);
+  absl::Cleanup remove_output = [&] { std::remove(output.c_str()); };
+
+  admin::OpenWindowRequest request;
+  request.set_origin(origin);
+  request.set_client_type(admin::CLIENT_TYPE_WINDOW);
+  request.add_script(line);
+  request.set_output_path(output);
+  admin::OpenWindowReply reply;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().OpenWindow(c, request, &reply); }))
+    return rc;
+
+  // The renderer answers, then exits at the end of its script. Its output may also hold diagnostics (stderr).
+  auto find_answer = [&]() {
+    std::ifstream in(output);
+    std::string text;
+    while (std::getline(in, text)) {
+      const std::string first = text.substr(0, text.find(' '));
+      if (first == "ok" || first == "tags" || first == "error") {
+        *answer = text;
+        return true;
+      }
+    }
+    return false;
+  };
+  const absl::Time deadline = absl::Now() + kCallTimeout;
+  while (!find_answer()) {
+    if (kill(reply.pid(), 0) != 0 && errno == ESRCH) {
+      if (find_answer())
+        break;
+      return cli.Fail(absl::StrCat("the renderer (pid ", reply.pid(), ") exited without answering"));
+    }
+    if (absl::Now() > deadline)
+      return cli.Fail(absl::StrCat("the renderer (pid ", reply.pid(), ") did not answer in time"));
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return kExitOk;
+}
+
+// Turns a renderer's "error <Name> <message>" answer into bgsyncctl's failure (and its JSON form).
+int FailWithRendererError(Cli& cli, absl::string_view answer) {
+  absl::string_view rest = answer.substr(std::min(answer.size(), absl::string_view("error ").size()));
+  const size_t space = rest.find(' ');
+  const std::string name(rest.substr(0, space));
+  const std::string message(space == absl::string_view::npos ? "" : rest.substr(space + 1));
+  if (cli.json()) {
+    std::printf("%s\n", JsonObject()
+                            .AddRaw("error", JsonObject().Add("name", name).Add("message", message).Serialize())
+                            .Serialize()
+                            .c_str());
+  }
+  return cli.Fail(absl::StrCat(name, ": ", message));
+}
+
+// The SW_ID and TAG arguments of the periodic commands, checked as `register` checks them.
+int PeriodicTarget(Cli& cli, const Args& args, int64_t* sw_id, std::string* tag) {
+  if (!ParseId(args.positional[1], sw_id))
+    return cli.NotAPositiveInteger("SW_ID", args.positional[1]);
+  int rc = kExitOk;
+  if (!ParseTagArgument(cli, args, args.positional[2], tag, &rc))
+    return rc;
+  if (!IsWellFormedUtf8(*tag))
+    return cli.Usage("the tag is not well-formed UTF-8, which no page can send (the browser would revoke the session)");
+  return kExitOk;
+}
+
+int PeriodicRegister(Cli& cli, const Args& args) {
+  int64_t sw_id = 0;
+  std::string tag;
+  if (int rc = PeriodicTarget(cli, args, &sw_id, &tag))
+    return rc;
+  int64_t min_interval_ms = 0;
+  if (args.Has("--min-interval") &&
+      (!absl::SimpleAtoi(args.Value("--min-interval"), &min_interval_ms) || min_interval_ms < 0)) {
+    return cli.Usage(absl::StrCat("--min-interval takes milliseconds (an integer >= 0), not \"",
+                                  args.Value("--min-interval"), "\""));
+  }
+  if (int rc = cli.Connect())
+    return rc;
+  std::string answer;
+  if (int rc = RunRendererCommand(
+          cli, args.positional[0],
+          absl::StrCat("periodic-register ", sw_id, " ", PercentEncodeTag(tag), " ", min_interval_ms), &answer))
+    return rc;
+  if (answer != "ok")
+    return FailWithRendererError(cli, answer);
+  if (cli.json()) {
+    std::printf("%s\n", JsonObject()
+                            .Add("ok", true)
+                            .Add("tag", DisplayTag(tag))
+                            .Add("min_interval_ms", min_interval_ms)
+                            .Serialize()
+                            .c_str());
+  } else {
+    std::printf("ok\n");
+  }
+  return kExitOk;
+}
+
+int PeriodicUnregister(Cli& cli, const Args& args) {
+  int64_t sw_id = 0;
+  std::string tag;
+  if (int rc = PeriodicTarget(cli, args, &sw_id, &tag))
+    return rc;
+  if (int rc = cli.Connect())
+    return rc;
+  std::string answer;
+  if (int rc = RunRendererCommand(cli, args.positional[0],
+                                  absl::StrCat("periodic-unregister ", sw_id, " ", PercentEncodeTag(tag)), &answer))
+    return rc;
+  if (answer != "ok")
+    return FailWithRendererError(cli, answer);
+  cli.PrintOk();
+  return kExitOk;
+}
+
+int PeriodicTags(Cli& cli, const Args& args) {
+  int64_t sw_id = 0;
+  if (!ParseId(args.positional[1], &sw_id))
+    return cli.NotAPositiveInteger("SW_ID", args.positional[1]);
+  if (int rc = cli.Connect())
+    return rc;
+  std::string answer;
+  if (int rc = RunRendererCommand(cli, args.positional[0], absl::StrCat("periodic-tags ", sw_id), &answer))
+    return rc;
+  if (answer != "tags" && !absl::StartsWith(answer, "tags "))
+    return FailWithRendererError(cli, answer);
+  std::vector<std::string> tags;
+  // "tags" then one token per tag; an empty tag is an empty token.
+  std::vector<std::string> tokens = absl::StrSplit(answer, ' ');
+  for (size_t i = 1; i < tokens.size(); ++i) {
+    std::optional<std::string> tag = PercentDecodeTag(tokens[i]);
+    if (!tag)
+      return cli.Fail(absl::StrCat("the renderer answered a malformed tag: \"", tokens[i], "\""));
+    tags.push_back(DisplayTag(*tag));
+  }
+  if (cli.json()) {
+    std::vector<std::string> values;
+    for (const std::string& tag : tags)
+      values.push_back(JsonString(tag));
+    std::printf("%s\n", JsonArray(values).c_str());
+  } else {
+    for (const std::string& tag : tags)
+      std::printf("%s\n", tag.c_str());
+  }
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Why (explanations) and metrics.
+
+std::string RegistrationJson(const admin::Registration& r, absl::Time now) {
+  return JsonObject()
+      .Add("origin", r.origin())
+      .Add("service_worker_registration_id", r.service_worker_registration_id())
+      .Add("tag", DisplayTag(r.tag()))
+      .Add("type", r.type())
+      .Add("state", r.state())
+      .Add("num_attempts", r.num_attempts())
+      .Add("max_attempts", r.max_attempts())
+      .Add("next_attempt_unix_ms", r.next_attempt_unix_ms())
+      .Add("next_attempt", FormatNextAttempt(r.next_attempt_unix_ms(), now))
+      .Add("last_failure", r.last_failure())
+      .Add("resolved", r.resolved())
+      .Add("min_interval_ms", r.min_interval_ms())
+      .Serialize();
+}
+
+int Why(Cli& cli, const Args& args) {
+  if (args.positional.size() == 1)
+    return cli.Usage("give both ORIGIN and TAG, or neither (every registration)");
+  if (args.Has("--periodic") && args.Has("--one-shot"))
+    return cli.Usage("--periodic and --one-shot exclude each other");
+  admin::ExplainRequest request;
+  const bool all = args.positional.empty();
+  if (!all) {
+    request.set_origin(args.positional[0]);
+    std::string tag;
+    int rc = kExitOk;
+    if (!ParseTagArgument(cli, args, args.positional[1], &tag, &rc))
+      return rc;
+    request.set_tag(tag);
+  }
+  if (args.Has("--sw")) {
+    int64_t sw_id = 0;
+    if (!ParseId(args.Value("--sw"), &sw_id))
+      return cli.NotAPositiveInteger("--sw", args.Value("--sw"));
+    request.set_service_worker_registration_id(sw_id);
+  }
+  if (args.Has("--periodic"))
+    request.set_type(admin::SYNC_REGISTRATION_TYPE_PERIODIC);
+  if (args.Has("--one-shot"))
+    request.set_type(admin::SYNC_REGISTRATION_TYPE_ONE_SHOT);
+  if (int rc = cli.Connect())
+    return rc;
+  admin::RegistrationTable table;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) {
+        return all ? cli.admin().ExplainAll(c, admin::Empty(), &table) : cli.admin().Explain(c, request, &table);
+      }))
+    return rc;
+  const absl::Time now = absl::Now();
+  std::vector<admin::Registration> rows;
+  for (const admin::Registration& r : table.registrations()) {
+    if (all &&
+        ((request.service_worker_registration_id() != 0 &&
+          r.service_worker_registration_id() != request.service_worker_registration_id()) ||
+         (args.Has("--periodic") && r.type() != "periodic") || (args.Has("--one-shot") && r.type() != "one-shot"))) {
+      continue;
+    }
+    rows.push_back(r);
+  }
+  if (cli.json()) {
+    std::vector<std::string> values;
+    for (const admin::Registration& r : rows) {
+      std::string object = RegistrationJson(r, now);
+      object.pop_back();  // extend the object
+      values.push_back(absl::StrCat(object, ",",
+                                    JsonObject()
+                                        .Add("reason", r.reason())
+                                        .Add("until_unix_ms", r.until_unix_ms())
+                                        .Add("explanation", r.explanation())
+                                        .Add("sentence", WhySentence(r, now))
+                                        .Serialize()
+                                        .substr(1)));
+    }
+    std::printf("%s\n", JsonArray(values).c_str());
+  } else {
+    for (const admin::Registration& r : rows)
+      std::printf("%s\n", WhySentence(r, now).c_str());
+  }
+  if (rows.empty() && !all) {
+    return cli.Fail(absl::StrCat("no registration of ", request.origin(), " has the tag ", DisplayTag(request.tag()),
+                                 args.Has("--sw") || args.Has("--periodic") || args.Has("--one-shot")
+                                     ? " (with the given --sw/--periodic/--one-shot)"
+                                     : ""));
+  }
+  return kExitOk;
+}
+
+int Metrics(Cli& cli, const Args&) {
+  if (int rc = cli.Connect())
+    return rc;
+  admin::MetricsReply reply;
+  if (int rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().GetMetrics(c, admin::Empty(), &reply); }))
+    return rc;
+  if (cli.json()) {
+    std::vector<std::string> values;
+    for (const admin::Histogram& h : reply.histograms()) {
+      std::vector<std::string> buckets;
+      for (const admin::HistogramBucket& b : h.buckets())
+        buckets.push_back(JsonObject().Add("label", b.label()).Add("count", b.count()).Serialize());
+      values.push_back(JsonObject()
+                           .Add("name", h.name())
+                           .Add("kind", h.kind())
+                           .Add("count", h.count())
+                           .Add("sum", h.sum())
+                           .Add("min", h.min())
+                           .Add("max", h.max())
+                           .AddRaw("buckets", JsonArray(buckets))
+                           .Serialize());
+    }
+    std::printf("%s\n", JsonArray(values).c_str());
+    return kExitOk;
+  }
+  Table table({"NAME", "COUNT", "SUM", "MIN", "MAX", "BUCKETS"});
+  for (const admin::Histogram& h : reply.histograms()) {
+    std::vector<std::string> buckets;
+    for (const admin::HistogramBucket& b : h.buckets())
+      buckets.push_back(absl::StrCat(b.label(), "=", b.count()));
+    const bool value = h.kind() == "value";
+    table.AddRow({h.name(), absl::StrCat(h.count()), value ? absl::StrCat(h.sum()) : "-",
+                  value ? absl::StrCat(h.min()) : "-", value ? absl::StrCat(h.max()) : "-",
+                  absl::StrJoin(buckets, " ")});
+  }
+  std::printf("%s", table.Render().c_str());
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// DevTools recording (BackgroundService): log start|stop|clear|state|show.
+
+// The services --service names (both when it is not given). Returns false after a usage error.
+bool ServicesArgument(Cli& cli, const Args& args, std::vector<admin::BackgroundService>* services, int* rc) {
+  if (!args.Has("--service")) {
+    *services = {admin::BACKGROUND_SERVICE_BACKGROUND_SYNC, admin::BACKGROUND_SERVICE_PERIODIC_BACKGROUND_SYNC};
+    return true;
+  }
+  const std::string name = args.Value("--service");
+  if (name == "backgroundSync") {
+    *services = {admin::BACKGROUND_SERVICE_BACKGROUND_SYNC};
+  } else if (name == "periodicBackgroundSync") {
+    *services = {admin::BACKGROUND_SERVICE_PERIODIC_BACKGROUND_SYNC};
+  } else {
+    *rc = cli.Usage(absl::StrCat("--service must be backgroundSync or periodicBackgroundSync, not \"", name, "\""));
+    return false;
+  }
+  return true;
+}
+
+std::string RecordingStateJson(const admin::RecordingState& state) {
+  return JsonObject()
+      .Add("service", state.service_name())
+      .Add("recording", state.recording())
+      .Add("started_unix_ms", state.started_unix_ms())
+      .Add("expires_unix_ms", state.expires_unix_ms())
+      .Serialize();
+}
+
+int LogSetRecording(Cli& cli, const Args& args, bool start) {
+  std::vector<admin::BackgroundService> services;
+  int rc = kExitOk;
+  if (!ServicesArgument(cli, args, &services, &rc))
+    return rc;
+  if ((rc = cli.Connect()))
+    return rc;
+  std::vector<std::string> json;
+  for (admin::BackgroundService service : services) {
+    admin::BackgroundServiceRequest request;
+    request.set_service(service);
+    admin::RecordingState state;
+    if ((rc = cli.Rpc([&](grpc::ClientContext* c) {
+          return start ? cli.admin().StartRecording(c, request, &state) : cli.admin().StopRecording(c, request, &state);
+        })))
+      return rc;
+    json.push_back(RecordingStateJson(state));
+    if (!cli.json())
+      std::printf("%s\n", RecordingStateLine(state).c_str());
+  }
+  if (cli.json())
+    std::printf("%s\n", JsonArray(json).c_str());
+  return kExitOk;
+}
+
+int LogStart(Cli& cli, const Args& args) {
+  return LogSetRecording(cli, args, true);
+}
+int LogStop(Cli& cli, const Args& args) {
+  return LogSetRecording(cli, args, false);
+}
+
+int LogClear(Cli& cli, const Args& args) {
+  std::vector<admin::BackgroundService> services;
+  int rc = kExitOk;
+  if (!ServicesArgument(cli, args, &services, &rc))
+    return rc;
+  if ((rc = cli.Connect()))
+    return rc;
+  for (admin::BackgroundService service : services) {
+    admin::BackgroundServiceRequest request;
+    request.set_service(service);
+    admin::Empty reply;
+    if ((rc = cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().ClearEvents(c, request, &reply); })))
+      return rc;
+  }
+  cli.PrintOk();
+  return kExitOk;
+}
+
+int LogState(Cli& cli, const Args&) {
+  if (int rc = cli.Connect())
+    return rc;
+  admin::RecordingStateList states;
+  if (int rc =
+          cli.Rpc([&](grpc::ClientContext* c) { return cli.admin().GetRecordingState(c, admin::Empty(), &states); }))
+    return rc;
+  if (cli.json()) {
+    std::vector<std::string> json;
+    for (const admin::RecordingState& state : states.states())
+      json.push_back(RecordingStateJson(state));
+    std::printf("%s\n", JsonArray(json).c_str());
+    return kExitOk;
+  }
+  for (const admin::RecordingState& state : states.states())
+    std::printf("%s\n", RecordingStateLine(state).c_str());
+  return kExitOk;
+}
+
+int LogShow(Cli& cli, const Args& args) {
+  admin::GetBackgroundServiceEventsRequest request;
+  request.set_follow(args.Has("--follow"));
+  if (args.Has("--service")) {
+    std::vector<admin::BackgroundService> services;
+    int rc = kExitOk;
+    if (!ServicesArgument(cli, args, &services, &rc))
+      return rc;
+    request.set_service(services[0]);
+  }
+  if (int rc = cli.Connect())
+    return rc;
+  return cli.Rpc(
+      [&](grpc::ClientContext* c) {
+        std::unique_ptr<grpc::ClientReader<admin::BackgroundServiceUpdate>> reader =
+            cli.admin().GetBackgroundServiceEvents(c, request);
+        admin::BackgroundServiceUpdate update;
+        while (reader->Read(&update)) {
+          if (update.has_event()) {
+            std::printf("%s\n", (cli.json() ? BackgroundServiceEventJson(update.event())
+                                            : BackgroundServiceEventLine(update.event()))
+                                    .c_str());
+          } else if (update.has_recording_state()) {
+            if (cli.json()) {
+              std::printf("%s\n", JsonObject()
+                                      .AddRaw("recording_state", RecordingStateJson(update.recording_state()))
+                                      .Serialize()
+                                      .c_str());
+            } else {
+              std::printf("%s\n", RecordingStateLine(update.recording_state()).c_str());
+            }
+          }
+          std::fflush(stdout);
+        }
+        return reader->Finish();
+      },
+      request.follow() ? absl::InfiniteDuration() : kCallTimeout);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -924,6 +1499,82 @@ const std::vector<Command>& Commands() {
        2,
        false,
        Permission},
+      {"permissions get",
+       "ORIGIN [--periodic]",
+       "prints the \"background-sync\" permission of ORIGIN as the browser decides it now: granted or denied",
+       "  --periodic  the \"periodic-background-sync\" permission instead (denied unless granted here)\n",
+       {"--periodic"},
+       {},
+       1,
+       1,
+       false,
+       PermissionGet},
+      {"permissions set",
+       "ORIGIN granted|denied|default [--periodic]",
+       "sets the \"background-sync\" permission of ORIGIN (the same as `permission`)",
+       "  --periodic  the \"periodic-background-sync\" permission instead\n"
+       "  Denying either permission deletes the origin's periodic registrations.\n",
+       {"--periodic"},
+       {},
+       2,
+       2,
+       false,
+       Permission},
+      {"engagement get",
+       "ORIGIN",
+       "prints the site engagement of ORIGIN: none, minimal, low, medium or high (\"(default)\" when not set)",
+       "",
+       {},
+       {},
+       1,
+       1,
+       false,
+       EngagementGet},
+      {"engagement set",
+       "ORIGIN none|minimal|low|medium|high|default",
+       "sets the site engagement of ORIGIN, which spaces out its periodic sync events (kept in the profile)",
+       "  high: the minimum gap between the origin's periodic events as configured; low and medium: twice it;\n"
+       "  minimal: three times; none: periodic events are suspended. default: back to high.\n",
+       {},
+       {},
+       2,
+       2,
+       false,
+       EngagementSet},
+      {"periodic register",
+       "ORIGIN SW_ID TAG [--min-interval MS] [--encoded]",
+       "registers a periodic sync as a page of ORIGIN would (periodicSync.register): prints \"ok\", or the "
+       "DOMException and exits 1",
+       "  Runs `periodic-register` in a renderer window of ORIGIN (bgsync_renderer_host) and waits for its answer.\n"
+       "  --min-interval MS  the page's minInterval in milliseconds (default 0)\n"
+       "  --encoded          TAG is percent-encoded as bgsyncctl prints tags\n"
+       "  The origin needs the periodic-background-sync permission (`permissions set ORIGIN granted --periodic`).\n",
+       {"--encoded"},
+       {"--min-interval"},
+       3,
+       3,
+       false,
+       PeriodicRegister},
+      {"periodic unregister",
+       "ORIGIN SW_ID TAG [--encoded]",
+       "unregisters a periodic sync as a page of ORIGIN would (periodicSync.unregister)",
+       "  --encoded  TAG is percent-encoded as bgsyncctl prints tags\n",
+       {"--encoded"},
+       {},
+       3,
+       3,
+       false,
+       PeriodicUnregister},
+      {"periodic tags",
+       "ORIGIN SW_ID",
+       "lists the periodic sync tags of a service worker as a page of ORIGIN sees them (periodicSync.getTags())",
+       "",
+       {},
+       {},
+       2,
+       2,
+       false,
+       PeriodicTags},
       {"registrations",
        "",
        "lists every sync registration: origin, sw id, tag, type, state, attempts, next attempt, last failure",
@@ -934,13 +1585,40 @@ const std::vector<Command>& Commands() {
        0,
        false,
        Registrations},
+      {"why",
+       "[ORIGIN TAG] [--sw ID] [--one-shot | --periodic] [--encoded]",
+       "says why registrations are (not) firing now: one sentence per registration of ORIGIN with TAG",
+       "  Without ORIGIN and TAG: every registration. Exits 1 when none of ORIGIN has TAG.\n"
+       "  --sw ID      only the registrations of this service worker\n"
+       "  --one-shot   only one-shot registrations\n"
+       "  --periodic   only periodic registrations\n"
+       "  --encoded    TAG is percent-encoded as bgsyncctl prints tags\n"
+       "  --json gives the registration's fields with reason (e.g. \"offline\", \"waiting-for-backoff\"),\n"
+       "  until_unix_ms, explanation and sentence.\n",
+       {"--one-shot", "--periodic", "--encoded"},
+       {"--sw"},
+       0,
+       2,
+       false,
+       Why},
+      {"metrics",
+       "",
+       "prints the engine's counters, named after Chromium's UMA histograms: count, sum, min, max, buckets",
+       "",
+       {},
+       {},
+       0,
+       0,
+       false,
+       Metrics},
       {"dispatch",
-       "SW_ID TAG [--last-chance] [--encoded]",
+       "SW_ID TAG [--last-chance | --periodic] [--encoded]",
        "fires a sync event at the worker now (registrations untouched); prints the outcome, exits 0 if completed",
        "  --last-chance  the event's lastChance is true\n"
+       "  --periodic     a periodicsync event instead (DevTools' dispatchPeriodicSyncEvent)\n"
        "  --encoded      TAG is percent-encoded as bgsyncctl prints tags\n"
        "  Outcomes: completed, rejected, aborted, timed out, worker crashed, dispatch failed.\n",
-       {"--last-chance", "--encoded"},
+       {"--last-chance", "--periodic", "--encoded"},
        {},
        2,
        2,
@@ -950,13 +1628,58 @@ const std::vector<Command>& Commands() {
        "[--follow] [--since N]",
        "prints the browser's event log, one line per entry: time, #sequence, event, origin, sw, tag, detail",
        "  --follow   keep printing new entries until interrupted (or the browser exits: exit status 3)\n"
-       "  --since N  only entries after sequence number N\n",
+       "  --since N  only entries after sequence number N\n"
+       "  DevTools' recorded Background Services events: `log start|stop|clear|state|show`.\n",
        {"--follow"},
        {"--since"},
        0,
        0,
        false,
        Log},
+      {"log start",
+       "[--service backgroundSync|periodicBackgroundSync]",
+       "starts DevTools recording of Background Services events for three days (both services by default)",
+       "  While a service records, its events are kept in the profile (also across restarts): `log show`.\n"
+       "  Starting again restarts the three days.\n",
+       {},
+       {"--service"},
+       0,
+       0,
+       false,
+       LogStart},
+      {"log stop",
+       "[--service backgroundSync|periodicBackgroundSync]",
+       "stops DevTools recording (both services by default); recorded events stay",
+       "",
+       {},
+       {"--service"},
+       0,
+       0,
+       false,
+       LogStop},
+      {"log clear",
+       "[--service backgroundSync|periodicBackgroundSync]",
+       "deletes the recorded events (of both services by default)",
+       "",
+       {},
+       {"--service"},
+       0,
+       0,
+       false,
+       LogClear},
+      {"log state", "", "says whether each service records, and until when", "", {}, {}, 0, 0, false, LogState},
+      {"log show",
+       "[--follow] [--service backgroundSync|periodicBackgroundSync]",
+       "prints the recorded events in recording order: time, #sequence, service, event, origin, sw, tag, metadata",
+       "  --service  only this service's events (default: both)\n"
+       "  --follow   first each service's recording state, then keep printing new events and recording changes\n"
+       "             until interrupted (or the browser exits: exit status 3)\n",
+       {"--follow"},
+       {"--service"},
+       0,
+       0,
+       false,
+       LogShow},
       {"status",
        "",
        "shows the browser's pid, profile, connectivity, emulation, running workers and counters",

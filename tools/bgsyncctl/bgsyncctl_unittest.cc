@@ -339,6 +339,230 @@ TEST_F(BgsyncctlTest, DispatchStatusAndLog) {
   EXPECT_TRUE(absl::StrContains(since.out, "{\"sequence\":2,")) << since;
 }
 
+// The lines of a command's output.
+std::vector<std::string> Lines(const std::string& text) {
+  return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
+
+// The event names of `log show` lines: the fourth field ("time  #n  service  event  ...").
+std::vector<std::string> EventNames(const std::string& log_show) {
+  std::vector<std::string> names;
+  for (const std::string& line : Lines(log_show)) {
+    std::vector<std::string> fields = absl::StrSplit(line, "  ");
+    if (fields.size() > 3)
+      names.push_back(fields[3]);
+  }
+  return names;
+}
+
+TEST_F(BgsyncctlTest, DevToolsRecordingShowRestartClearStop) {
+  ASSERT_NO_FATAL_FAILURE(StartBrowser());
+  Result state = Ctl({"log", "state"});
+  ASSERT_EQ(state.exit_code, 0) << state;
+  EXPECT_EQ(state.out, "backgroundSync: not recording\nperiodicBackgroundSync: not recording\n");
+  Result started = Ctl({"log", "start", "--service", "backgroundSync"});
+  ASSERT_EQ(started.exit_code, 0) << started;
+  EXPECT_TRUE(absl::StartsWith(started.out, "backgroundSync: recording until ")) << started;
+  EXPECT_TRUE(absl::StrContains(started.out, "(in 2d23h59m")) << started;
+
+  const std::string sw = InstallWorker("/");
+  ASSERT_EQ(Ctl({"register", kOrigin, sw, "outbox"}).exit_code, 0);
+  Result shown = Ctl({"log", "show"});
+  ASSERT_EQ(shown.exit_code, 0) << shown;
+  EXPECT_TRUE(absl::StrContains(
+      shown.out, "  #1  backgroundSync  Registered sync  https://mail.example  sw=" + sw + "  tag=outbox\n"))
+      << shown;
+
+  // Online: the event is dispatched and completes; DevTools' sequence is recorded, with its metadata.
+  ASSERT_EQ(Ctl({"network", "online"}).exit_code, 0);
+  ASSERT_TRUE(Eventually([&] { return absl::StrContains(Ctl({"log", "show"}).out, "Sync completed"); }));
+  shown = Ctl({"log", "show", "--service", "backgroundSync"});
+  EXPECT_EQ(EventNames(shown.out), (std::vector<std::string>{"Registered sync", "Dispatched sync event",
+                                                             "sync event completed", "Sync completed"}))
+      << shown;
+  EXPECT_TRUE(absl::StrContains(
+      shown.out, "  Dispatched sync event  https://mail.example  sw=" + sw + "  tag=outbox  Last Chance=No\n"))
+      << shown;
+  EXPECT_TRUE(absl::StrContains(
+      shown.out, "  Sync completed  https://mail.example  sw=" + sw + "  tag=outbox  Status=succeeded\n"))
+      << shown;
+  Result json = Ctl({"--json", "log", "show"});
+  ASSERT_EQ(json.exit_code, 0) << json;
+  EXPECT_TRUE(absl::StartsWith(json.out, "{\"sequence\":1,")) << json;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"event\":\"Dispatched sync event\"")) << json;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"metadata\":{\"Last Chance\":\"No\"}")) << json;
+  EXPECT_EQ(Ctl({"log", "show", "--service", "periodicBackgroundSync"}).out, "");
+
+  // The browser's operational log has each engine event once, in DevTools' words.
+  Result log = Ctl({"log"});
+  ASSERT_EQ(log.exit_code, 0) << log;
+  size_t dispatched = 0;
+  for (const std::string& line : Lines(log.out))
+    dispatched += absl::StrContains(line, "  Dispatched sync event  ");
+  EXPECT_EQ(dispatched, 1u) << log;
+  EXPECT_TRUE(absl::StrContains(
+      log.out, "  Sync completed  https://mail.example  sw=" + sw + "  tag=outbox  Status=succeeded\n"))
+      << log;
+
+  // Recording and the recorded events survive a restart of the browser.
+  ASSERT_EQ(StopBrowser(), 0);
+  ASSERT_NO_FATAL_FAILURE(StartBrowser());
+  state = Ctl({"log", "state"});
+  EXPECT_TRUE(absl::StartsWith(state.out, "backgroundSync: recording until ")) << state;
+  EXPECT_TRUE(absl::StrContains(state.out, "periodicBackgroundSync: not recording\n")) << state;
+  Result json_state = Ctl({"log", "state", "--json"});
+  EXPECT_TRUE(absl::StartsWith(json_state.out, "[{\"service\":\"backgroundSync\",\"recording\":true,")) << json_state;
+  EXPECT_EQ(EventNames(Ctl({"log", "show"}).out).size(), 4u);
+
+  Result cleared = Ctl({"log", "clear", "--service", "backgroundSync"});
+  ASSERT_EQ(cleared.exit_code, 0) << cleared;
+  EXPECT_EQ(cleared.out, "ok\n");
+  EXPECT_EQ(Ctl({"log", "show"}).out, "");
+  Result stopped = Ctl({"log", "stop"});
+  ASSERT_EQ(stopped.exit_code, 0) << stopped;
+  EXPECT_EQ(stopped.out, "backgroundSync: not recording\nperiodicBackgroundSync: not recording\n");
+  // Not recording: nothing is stored.
+  ASSERT_EQ(Ctl({"register", kOrigin, sw, "later"}).exit_code, 0);
+  EXPECT_EQ(Ctl({"log", "show"}).out, "");
+}
+
+TEST_F(BgsyncctlTest, LogShowFollowStreamsNewEvents) {
+  ASSERT_NO_FATAL_FAILURE(StartBrowser());
+  const std::string sw = InstallWorker("/");
+  ASSERT_EQ(Ctl({"log", "start"}).exit_code, 0);
+  const std::string out = dir_ + "/follow.out";
+  pid_t follower = Spawn({BinaryDirectory() + "/bgsyncctl", "--profile", profile_, "log", "show", "--follow"}, out,
+                         dir_ + "/follow.err");
+  ASSERT_GT(follower, 0);
+  // First the recording state of each service, then the new events as they happen.
+  EXPECT_TRUE(Eventually([&] { return absl::StrContains(ReadFile(out), "periodicBackgroundSync: recording"); }))
+      << ReadFile(out);
+  ASSERT_EQ(Ctl({"register", kOrigin, sw, "outbox"}).exit_code, 0);
+  EXPECT_TRUE(Eventually([&] { return absl::StrContains(ReadFile(out), "  Registered sync  "); })) << ReadFile(out);
+  ASSERT_EQ(Ctl({"log", "stop", "--service", "periodicBackgroundSync"}).exit_code, 0);
+  EXPECT_TRUE(Eventually([&] { return absl::StrContains(ReadFile(out), "periodicBackgroundSync: not recording"); }))
+      << ReadFile(out);
+  kill(follower, SIGTERM);
+  EXPECT_NE(WaitFor(follower, kExitDeadline), -1);
+}
+
+TEST_F(BgsyncctlTest, WhyExplainsRegistrations) {
+  ASSERT_NO_FATAL_FAILURE(StartBrowser());
+  const std::string sw = InstallWorker("/");
+  ASSERT_EQ(Ctl({"register", kOrigin, sw, "outbox"}).exit_code, 0);
+
+  // The browser was started --offline (emulated for the whole browser).
+  Result why = Ctl({"why", kOrigin, "outbox"});
+  ASSERT_EQ(why.exit_code, 0) << why;
+  EXPECT_EQ(why.out, "one-shot tag=outbox (sw " + sw +
+                         ", https://mail.example, pending, 0/3 attempts) is not firing: the browser or its service "
+                         "worker is emulated offline.\n")
+      << why;
+  Result json = Ctl({"why", kOrigin, "outbox", "--json", "--sw", sw, "--one-shot"});
+  ASSERT_EQ(json.exit_code, 0) << json;
+  EXPECT_TRUE(absl::StartsWith(json.out, "[{\"origin\":\"https://mail.example\",")) << json;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"reason\":\"emulated-offline\",\"until_unix_ms\":0,")) << json;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"sentence\":\"one-shot tag=outbox")) << json;
+
+  // Every registration.
+  ASSERT_EQ(Ctl({"register", kOrigin, sw, ""}).exit_code, 0);
+  Result all = Ctl({"why"});
+  ASSERT_EQ(all.exit_code, 0) << all;
+  EXPECT_EQ(Lines(all.out).size(), 2u) << all;
+  EXPECT_TRUE(absl::StartsWith(all.out, "one-shot tag=\"\" (sw ")) << all;
+
+  // Nothing matches: exit 1.
+  Result none = Ctl({"why", kOrigin, "inbox"});
+  EXPECT_EQ(none.exit_code, 1) << none;
+  EXPECT_TRUE(absl::StartsWith(none.err, "bgsyncctl: why: no registration of https://mail.example has the tag inbox"))
+      << none;
+  EXPECT_EQ(Ctl({"why", kOrigin, "outbox", "--periodic"}).exit_code, 1);
+}
+
+TEST_F(BgsyncctlTest, MetricsPermissionsEngagementAndPeriodicDispatch) {
+  ASSERT_NO_FATAL_FAILURE(StartBrowser());
+  const std::string sw = InstallWorker("/");
+  ASSERT_EQ(Ctl({"register", kOrigin, sw, "outbox"}).exit_code, 0);
+  Result metrics = Ctl({"metrics"});
+  ASSERT_EQ(metrics.exit_code, 0) << metrics;
+  EXPECT_TRUE(absl::StartsWith(metrics.out, "NAME  ")) << metrics;
+  bool found = false;
+  for (const std::string& line : Lines(metrics.out)) {
+    if (absl::StartsWith(line, "BackgroundSync.Registration.OneShot ")) {
+      found = true;
+      EXPECT_TRUE(absl::EndsWith(line, "  OK=1")) << line;
+    }
+  }
+  EXPECT_TRUE(found) << metrics;
+  Result json_metrics = Ctl({"metrics", "--json"});
+  EXPECT_TRUE(absl::StrContains(json_metrics.out,
+                                "{\"name\":\"BackgroundSync.Registration.OneShot\","
+                                "\"kind\":\"enumeration\",\"count\":1,"))
+      << json_metrics;
+
+  // Permissions: the default policy, then an override.
+  EXPECT_EQ(Ctl({"permissions", "get", kOrigin}).out, "granted\n");
+  EXPECT_EQ(Ctl({"permissions", "get", kOrigin, "--periodic"}).out, "denied\n");
+  EXPECT_EQ(Ctl({"permissions", "set", kOrigin, "granted", "--periodic"}).out, "ok\n");
+  EXPECT_EQ(Ctl({"permissions", "get", kOrigin, "--periodic", "--json"}).out,
+            "{\"origin\":\"https://mail.example\",\"permission\":\"periodic-background-sync\",\"status\":\"granted\"}"
+            "\n");
+
+  // Engagement: high by default; a level set is kept in the profile.
+  EXPECT_EQ(Ctl({"engagement", "get", kOrigin}).out, "high (default)\n");
+  EXPECT_EQ(Ctl({"engagement", "set", kOrigin, "low"}).out, "ok\n");
+  EXPECT_EQ(Ctl({"engagement", "get", kOrigin}).out, "low\n");
+  ASSERT_EQ(StopBrowser(), 0);
+  ASSERT_NO_FATAL_FAILURE(StartBrowser());
+  EXPECT_EQ(Ctl({"engagement", "get", kOrigin, "--json"}).out,
+            "{\"origin\":\"https://mail.example\",\"level\":\"low\",\"default\":false}\n");
+  EXPECT_EQ(Ctl({"engagement", "set", kOrigin, "default"}).out, "ok\n");
+  EXPECT_EQ(Ctl({"engagement", "get", kOrigin}).out, "high (default)\n");
+
+  // DevTools' dispatchPeriodicSyncEvent: straight to the worker, logged as a DevTools dispatch.
+  Result dispatched = Ctl({"dispatch", sw, "news", "--periodic"});
+  EXPECT_EQ(dispatched.exit_code, 0) << dispatched;
+  EXPECT_EQ(dispatched.out, "completed\n");
+  Result log = Ctl({"log"});
+  EXPECT_TRUE(absl::StrContains(
+      log.out, "  DevTools dispatched periodicsync event  https://mail.example  sw=" + sw + "  tag=news\n"))
+      << log;
+  EXPECT_TRUE(absl::StrContains(log.out, "  DevTools periodicsync event completed  ")) << log;
+}
+
+TEST_F(BgsyncctlTest, PeriodicRegisterAndTags) {
+  ASSERT_NO_FATAL_FAILURE(StartBrowser());
+  const std::string sw = InstallWorker("/");
+  // periodic-background-sync is denied by default: the page's DOMException.
+  Result denied = Ctl({"periodic", "register", kOrigin, sw, "news", "--min-interval", "1000"});
+  if (absl::StrContains(denied.err, "CommandError"))
+    GTEST_SKIP() << "bgsync_renderer_host does not know periodic-register yet: " << denied;
+  EXPECT_EQ(denied.exit_code, 1) << denied;
+  EXPECT_TRUE(absl::StartsWith(denied.err, "bgsyncctl: periodic register: NotAllowedError: ")) << denied;
+
+  ASSERT_EQ(Ctl({"permissions", "set", kOrigin, "granted", "--periodic"}).exit_code, 0);
+  ASSERT_EQ(Ctl({"log", "start", "--service", "periodicBackgroundSync"}).exit_code, 0);
+  Result registered = Ctl({"periodic", "register", kOrigin, sw, "news", "--min-interval", "1000"});
+  ASSERT_EQ(registered.exit_code, 0) << registered;
+  EXPECT_EQ(registered.out, "ok\n");
+  ASSERT_EQ(Ctl({"periodic", "register", kOrigin, sw, "a%20b", "--encoded"}).exit_code, 0);
+  Result tags = Ctl({"periodic", "tags", kOrigin, sw});
+  ASSERT_EQ(tags.exit_code, 0) << tags;
+  EXPECT_EQ(tags.out, "a%20b\nnews\n");
+  EXPECT_EQ(Ctl({"periodic", "tags", kOrigin, sw, "--json"}).out, "[\"a%20b\",\"news\"]\n");
+  // A one-shot tags list does not show them.
+  EXPECT_EQ(Ctl({"tags", kOrigin, sw}).out, "");
+
+  Result why = Ctl({"why", kOrigin, "news", "--periodic"});
+  ASSERT_EQ(why.exit_code, 0) << why;
+  EXPECT_TRUE(absl::StartsWith(why.out, "periodic tag=news (sw " + sw)) << why;
+  Result shown = Ctl({"log", "show", "--service", "periodicBackgroundSync"});
+  EXPECT_TRUE(absl::StrContains(
+      shown.out, "  Registered periodicsync  https://mail.example  sw=" + sw + "  tag=news  minInterval=1000\n"))
+      << shown;
+  EXPECT_TRUE(absl::StrContains(shown.out, "  Got next event delay  ")) << shown;
+}
+
 TEST_F(BgsyncctlTest, UsageErrorsExit2) {
   // No browser is needed to refuse a command line.
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
@@ -357,6 +581,17 @@ TEST_F(BgsyncctlTest, UsageErrorsExit2) {
            {"network", "sideways"},
            {"close-window", "-3"},
            {"log", "--since"},
+           {"log", "show", "--service", "backgroundFetch"},
+           {"log", "start", "now"},
+           {"why", kOrigin},
+           {"why", kOrigin, "outbox", "--sw", "x"},
+           {"why", kOrigin, "outbox", "--periodic", "--one-shot"},
+           {"dispatch", "1", "outbox", "--periodic", "--last-chance"},
+           {"engagement", "set", kOrigin, "very"},
+           {"engagement"},
+           {"permissions", "get"},
+           {"periodic", "register", kOrigin, "1", "news", "--min-interval", "-5"},
+           {"periodic", "tags", kOrigin, "zero"},
            {"--profile"},
        }) {
     Result result = Ctl(args);
@@ -424,6 +659,39 @@ TEST(BgsyncctlFormatTest, RelativeTimes) {
   EXPECT_EQ(FormatShortDuration(absl::Seconds(12)), "12s");
   EXPECT_EQ(FormatShortDuration(absl::Hours(2) + absl::Seconds(3)), "2h0m3s");
   EXPECT_EQ(FormatShortDuration(absl::Hours(27)), "1d3h0m0s");
+}
+
+TEST(BgsyncctlFormatTest, DevToolsFormats) {
+  EXPECT_EQ(FormatMetadata({}), "");
+  EXPECT_EQ(FormatMetadata({{"Failure Reason", "rejected"}, {"Next Attempt Delay (ms)", "300000"}}),
+            "Failure Reason=rejected, Next Attempt Delay (ms)=300000");
+
+  const absl::Time now = absl::FromUnixMillis(1700000000000);
+  EXPECT_EQ(FormatRecordingState("backgroundSync", false, 0, now), "backgroundSync: not recording");
+  const int64_t expires = 1700000000000 + 3 * 24 * 3600 * 1000LL;
+  EXPECT_EQ(FormatRecordingState("periodicBackgroundSync", true, expires, now),
+            "periodicBackgroundSync: recording until " + FormatLogTime(expires) + " (in 3d0h0m0s)");
+
+  WhyFacts facts;
+  facts.origin = "https://mail.example";
+  facts.sw_registration_id = 1;
+  facts.type = "one-shot";
+  facts.display_tag = "outbox";
+  facts.state = "waiting";
+  facts.num_attempts = 1;
+  facts.max_attempts = 3;
+  facts.reason = "waiting-for-backoff";
+  facts.explanation = "retry 2 of 3 waits until 2023-11-14T22:18:20.000Z";
+  facts.until_unix_ms = 1700000000000 + 299900;
+  EXPECT_EQ(FormatWhySentence(facts, now),
+            "one-shot tag=outbox (sw 1, https://mail.example, waiting, 1/3 attempts) is not firing: retry 2 of 3 "
+            "waits until 2023-11-14T22:18:20.000Z (in 4m59s).");
+  facts.reason = "ready";
+  facts.explanation = "nothing holds it back";
+  facts.until_unix_ms = 0;
+  EXPECT_EQ(FormatWhySentence(facts, now),
+            "one-shot tag=outbox (sw 1, https://mail.example, waiting, 1/3 attempts) is ready: nothing holds it "
+            "back.");
 }
 
 TEST(BgsyncctlFormatTest, TableAndJson) {
