@@ -39,9 +39,9 @@ class NewsServer {
   std::optional<std::string> Handle(const std::string& request) {
     if (!absl::StrContains(request, "\n"))
       return std::nullopt;
-    static const char* const kHeadlines[] = {"Local bakery wins award", "Rain expected by noon",
+    static const char* const kHeadlines[] = {"Local bakery wins award",       "Rain expected by noon",
                                              "Library extends opening hours", "Tram line 4 reopens",
-                                             "Chess club beats rivals", "New bridge design unveiled"};
+                                             "Chess club beats rivals",       "New bridge design unveiled"};
     const int edition = ++editions_;
     return absl::StrCat("edition ", edition, ": ", kHeadlines[(edition - 1) % 6], "\n");
   }
