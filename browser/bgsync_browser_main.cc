@@ -6,9 +6,9 @@
 //                       [--periodic-min-interval SECONDS] [--periodic-batch-interval SECONDS]
 //                       [--periodic-max-attempts N]
 // The profile (default $XDG_DATA_HOME/bgsync/Default, else ~/.local/share/bgsync/Default) holds the LevelDB
-// stores: BackgroundSync (registrations), ServiceWorkers, BackgroundServices (DevTools recording) and
-// SiteEngagement (engagement levels set through the admin endpoint). Each run makes a private runtime directory (0700)
-// with browser.sock (renderers, workers) and admin.sock (bgsyncctl), and writes its path to <profile>/RuntimeDirectory.
+// stores: BackgroundSync (registrations), ServiceWorkers, BackgroundServices (DevTools recording), Permissions and
+// SiteEngagement (both set through the admin endpoint). Each run makes a private runtime directory (0700) with
+// browser.sock (renderers, workers) and admin.sock (bgsyncctl), and writes its path to <profile>/RuntimeDirectory.
 // SIGTERM/SIGINT: stop accepting, let in-flight Registers finish, exit 0.
 #include <signal.h>
 #include <sys/stat.h>
@@ -150,6 +150,10 @@ int Run(const Flags& flags) {
       LevelDbStorageBackend::Open(flags.profile + "/SiteEngagement");
   if (!engagement_store.ok())
     return Fail(std::string(engagement_store.status().message()));
+  absl::StatusOr<std::unique_ptr<LevelDbStorageBackend>> permission_store =
+      LevelDbStorageBackend::Open(flags.profile + "/Permissions");
+  if (!permission_store.ok())
+    return Fail(std::string(permission_store.status().message()));
 
   // The private runtime directory for the sockets.
   std::string runtime = (std::filesystem::temp_directory_path() / "bgsync-XXXXXX").string();
@@ -160,7 +164,9 @@ int Run(const Flags& flags) {
 
   SystemClock clock;
   ProcessLauncher launcher;
-  PermissionStore permissions;
+  absl::StatusOr<std::unique_ptr<PermissionStore>> permissions = PermissionStore::Open(*std::move(permission_store));
+  if (!permissions.ok())
+    return Fail(absl::StrCat("permissions: ", permissions.status().message()));
   // Both outlive the host, whose engine uses them.
   absl::StatusOr<std::unique_ptr<BackgroundServiceRecorder>> recorder =
       BackgroundServiceRecorder::Open(&clock, *std::move(recorder_store));
@@ -195,7 +201,7 @@ int Run(const Flags& flags) {
   BackgroundSyncHost::Embedder embedder;
   embedder.clock = &clock;
   embedder.network = &connectivity;
-  embedder.permissions = &permissions;
+  embedder.permissions = permissions->get();
   embedder.registry = registry;
   embedder.launcher = &launcher;
   embedder.storage = *std::move(sync_store);
@@ -253,7 +259,7 @@ int Run(const Flags& flags) {
       host->get(),
       registry,
       &renderers,
-      &permissions,
+      permissions->get(),
       &connectivity,
       [&monitor] { return monitor ? monitor->IsOnline() : true; },
       flags.profile,

@@ -24,20 +24,13 @@ std::optional<EngagementLevel> ParseEngagementLevel(absl::string_view name) {
 }
 
 absl::StatusOr<std::unique_ptr<EngagementStore>> EngagementStore::Open(std::unique_ptr<StorageBackend> storage) {
-  std::unique_ptr<EngagementStore> store(new EngagementStore(std::move(storage)));
-  if (!store->storage_)
-    return store;
-  absl::StatusOr<StorageBackend::KeyValues> stored = store->storage_->ReadPrefix(kOriginPrefix);
-  if (!stored.ok())
-    return stored.status();
-  absl::MutexLock lock(&store->mu_);
-  for (const auto& [key, value] : *stored) {
-    absl::StatusOr<Origin> origin = Origin::Parse(absl::string_view(key).substr(std::string(kOriginPrefix).size()));
-    std::optional<EngagementLevel> level = ParseEngagementLevel(value);
-    if (origin.ok() && level)
-      store->levels_[*origin] = *level;
-  }
-  return store;
+  absl::StatusOr<std::unique_ptr<OriginSettingsStore>> settings = OriginSettingsStore::Open(
+      std::move(storage), kOriginPrefix, [](const std::string& key, const std::string& value) {
+        return Origin::Parse(key).ok() && ParseEngagementLevel(value).has_value();
+      });
+  if (!settings.ok())
+    return settings.status();
+  return std::unique_ptr<EngagementStore>(new EngagementStore(*std::move(settings)));
 }
 
 void EngagementStore::SetChangeObserver(ChangeObserver observer) {
@@ -46,29 +39,18 @@ void EngagementStore::SetChangeObserver(ChangeObserver observer) {
 }
 
 absl::Status EngagementStore::Set(const Origin& origin, std::optional<EngagementLevel> level) {
+  std::optional<std::string> value;
+  if (level)
+    value = std::string(EngagementLevelName(*level));
+  absl::StatusOr<std::optional<std::string>> before = settings_->Set(origin.Serialize(), std::move(value));
+  if (!before.ok())
+    return before.status();
+  const EngagementLevel was = (*before ? ParseEngagementLevel(**before) : std::nullopt).value_or(kDefaultLevel);
+  if (level.value_or(kDefaultLevel) == was)
+    return absl::OkStatus();
   ChangeObserver observer;
   {
-    absl::MutexLock write_lock(&write_mu_);
-    const EngagementLevel before = GetEngagementLevel(origin);
-    if (storage_) {
-      StorageBatch batch;
-      const std::string key = absl::StrCat(kOriginPrefix, origin.Serialize());
-      if (level) {
-        batch.Put(key, std::string(EngagementLevelName(*level)));
-      } else {
-        batch.Delete(key);
-      }
-      if (absl::Status status = CommitAndWait(*storage_, std::move(batch), Durability::kDurable); !status.ok())
-        return status;
-    }
     absl::MutexLock lock(&mu_);
-    if (level) {
-      levels_[origin] = *level;
-    } else {
-      levels_.erase(origin);
-    }
-    if (level.value_or(kDefaultLevel) == before)
-      return absl::OkStatus();
     observer = observer_;
   }
   if (observer)
@@ -77,11 +59,8 @@ absl::Status EngagementStore::Set(const Origin& origin, std::optional<Engagement
 }
 
 std::optional<EngagementLevel> EngagementStore::GetOverride(const Origin& origin) {
-  absl::MutexLock lock(&mu_);
-  auto it = levels_.find(origin);
-  if (it == levels_.end())
-    return std::nullopt;
-  return it->second;
+  std::optional<std::string> value = settings_->Get(origin.Serialize());
+  return value ? ParseEngagementLevel(*value) : std::nullopt;
 }
 
 EngagementLevel EngagementStore::GetEngagementLevel(const Origin& origin) {

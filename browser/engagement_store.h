@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "browser/origin_settings_store.h"
 #include "components/background_sync/engagement_provider.h"
 #include "components/background_sync/storage_backend.h"
 #include "public/origin.h"
@@ -54,13 +55,11 @@ class EngagementStore : public EngagementProvider {
   EngagementLevel GetEngagementLevel(const Origin& origin) override;
 
  private:
-  explicit EngagementStore(std::unique_ptr<StorageBackend> storage) : storage_(std::move(storage)) {}
+  explicit EngagementStore(std::unique_ptr<OriginSettingsStore> settings) : settings_(std::move(settings)) {}
 
-  const std::unique_ptr<StorageBackend> storage_;
-
-  absl::Mutex write_mu_;  // serializes Set: disk order is memory order
-  absl::Mutex mu_;        // taken after write_mu_, never across a write
-  absl::flat_hash_map<Origin, EngagementLevel> levels_ ABSL_GUARDED_BY(mu_);
+  // Origin -> level name. The observer re-reads the current level, so concurrent Sets need no ordering here.
+  const std::unique_ptr<OriginSettingsStore> settings_;
+  absl::Mutex mu_;
   ChangeObserver observer_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -1,45 +1,50 @@
-// bgsync_browser's PermissionController: the default policy (granted for potentially trustworthy origins) with
-// per-origin overrides set through the admin endpoint.
+// bgsync_browser's PermissionController: Chromium's default policy ("background-sync" granted for potentially
+// trustworthy origins, "periodic-background-sync" denied) with per-origin overrides set through the admin endpoint
+// (or by an embedder, e.g. granting periodic sync to installed apps), kept across restarts.
+//
+// Key layout (all keys ASCII) in the store's own database (bgsync_browser opens `<profile>/Permissions`):
+//   "p:background-sync:<serialized origin>"           -> "granted" | "denied"
+//   "p:periodic-background-sync:<serialized origin>"  -> "granted" | "denied"
 #ifndef BROWSER_PERMISSION_STORE_H_
 #define BROWSER_PERMISSION_STORE_H_
 
+#include <memory>
 #include <optional>
-#include <utility>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "browser/origin_settings_store.h"
 #include "components/background_sync/permission_controller.h"
+#include "components/background_sync/storage_backend.h"
 
 namespace bgsync {
 
-// Thread-safety: every method may be called from any thread.
+// "background-sync" (kOneShot) or "periodic-background-sync" (kPeriodic).
+absl::string_view PermissionName(SyncType type);
+
+// Thread-safety: every method may be called from any thread; Set waits for the disk, GetPermission never does.
 class PermissionStore : public PermissionController {
  public:
-  // nullopt restores the default policy for (origin, type).
-  void Set(const Origin& origin, SyncType type, std::optional<PermissionStatus> status) {
-    absl::MutexLock lock(&mu_);
-    if (status) {
-      overrides_[{origin, type}] = *status;
-    } else {
-      overrides_.erase(std::make_pair(origin, type));
-    }
-  }
+  // Loads the stored overrides from `storage` (owned; nullptr: nothing is persisted). Unreadable records are left
+  // on disk and ignored. Errors: the storage's read error.
+  static absl::StatusOr<std::unique_ptr<PermissionStore>> Open(std::unique_ptr<StorageBackend> storage);
 
-  PermissionStatus GetPermission(const Origin& origin, SyncType type) override {
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = overrides_.find(std::make_pair(origin, type));
-      if (it != overrides_.end())
-        return it->second;
-    }
-    return default_policy_.GetPermission(origin, type);
-  }
+  // Sets the override of (origin, type), durably; nullopt restores the default policy. Revoking is the caller's
+  // business (BackgroundSyncEngine::OnPermissionRevoked). Errors: the storage's write error (nothing changed).
+  absl::Status Set(const Origin& origin, SyncType type, std::optional<PermissionStatus> status);
+
+  // The override of (origin, type), if one is set.
+  std::optional<PermissionStatus> GetOverride(const Origin& origin, SyncType type);
+
+  // PermissionController: the override, else the default policy.
+  PermissionStatus GetPermission(const Origin& origin, SyncType type) override;
 
  private:
+  explicit PermissionStore(std::unique_ptr<OriginSettingsStore> settings) : settings_(std::move(settings)) {}
+
   DefaultPermissionController default_policy_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::pair<Origin, SyncType>, PermissionStatus> overrides_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<OriginSettingsStore> settings_;  // "<permission name>:<origin>" -> "granted" | "denied"
 };
 
 }  // namespace bgsync

@@ -317,7 +317,7 @@ TEST_F(PeriodicE2ETest, FailingWorkerIsRetriedThenWaitsForTheNextInterval) {
   EXPECT_TRUE(FindPeriodic("news").has_value());
 }
 
-TEST_F(PeriodicE2ETest, RegistrationSurvivesARestartAndKeepsFiring) {
+TEST_F(PeriodicE2ETest, RegistrationAndItsPermissionSurviveARestartAndKeepFiring) {
   ASSERT_NO_FATAL_FAILURE(StartPeriodicBrowser());
   const std::string log = dir_ + "/worker.log";
   const int64_t sw = InstallTestWorker(kMail, {"--log=" + log});
@@ -331,8 +331,7 @@ TEST_F(PeriodicE2ETest, RegistrationSurvivesARestartAndKeepsFiring) {
   const size_t events_before = WorkerLog(log).size();
   ASSERT_NO_FATAL_FAILURE(StartPeriodicBrowser());
   ASSERT_TRUE(FindPeriodic("news").has_value());
-  // bgsync_browser keeps permission overrides in memory only: grant it again.
-  ASSERT_NO_FATAL_FAILURE(GrantPeriodic(kMail));
+  // The grant is kept in the profile: nothing to grant again.
   EXPECT_TRUE(Eventually([&] { return WorkerLog(log).size() >= events_before + 2; }));
 }
 

@@ -287,7 +287,11 @@ grpc::Status BrowserAdminService::SetPermission(grpc::ServerContext*,
     status = PermissionStatus::kGranted;
   if (request->setting() == admin::SetPermissionRequest::SETTING_DENIED)
     status = PermissionStatus::kDenied;
-  parts_.permissions->Set(*origin, request->periodic() ? SyncType::kPeriodic : SyncType::kOneShot, status);
+  if (absl::Status stored =
+          parts_.permissions->Set(*origin, request->periodic() ? SyncType::kPeriodic : SyncType::kOneShot, status);
+      !stored.ok()) {
+    return ToGrpc(stored);
+  }
   if (status == PermissionStatus::kDenied) {
     // Revoking either permission removes the origin's periodic registrations, from memory and storage.
     absl::Notification removed;
