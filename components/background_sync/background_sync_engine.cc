@@ -884,34 +884,35 @@ void BackgroundSyncEngine::RunSettle(RegistrationKey key, SyncEventOutcome outco
     attempts_taken = r.num_attempts + 1;
     if (outcome != SyncEventOutcome::kCompleted)
       next->last_failure = outcome;
-    auto start_afresh = [&] {
-      next->state = SyncState::kPending;
-      next->num_attempts = 0;
-      if (periodic) {
-        SchedulePeriodic(*next);  // periodic registrations are never removed by an event (spec)
-      } else {
-        next->next_attempt_time = absl::InfinitePast();
-      }
-    };
+    // Whether the registration starts afresh: pending, attempts reset (a periodic one scheduled for its next
+    // interval, a one-shot one firing again at once).
+    bool afresh = false;
     if (r.state == SyncState::kReregisteredWhileFiring) {
       // Registered again while firing: whatever the outcome, it starts afresh.
       reregistered = true;
-      start_afresh();
+      afresh = true;
     } else if (outcome == SyncEventOutcome::kCompleted) {
-      if (periodic) {
-        start_afresh();
-      } else {
+      // Periodic registrations are never removed by an event (spec).
+      afresh = periodic;
+      if (!periodic)
         next.reset();
-      }
     } else if (++next->num_attempts >= next->max_attempts) {
-      if (periodic) {
-        start_afresh();  // out of retries: wait for the next interval
-      } else {
-        next.reset();  // that was its last chance
-      }
+      // Out of attempts: a periodic registration waits for its next interval; a one-shot one had its last chance.
+      afresh = periodic;
+      if (!periodic)
+        next.reset();
     } else {
       next->state = SyncState::kWaiting;
       next->next_attempt_time = NextAttemptTime(parameters_, clock_->Now(), next->num_attempts);
+    }
+    if (afresh) {
+      next->state = SyncState::kPending;
+      next->num_attempts = 0;
+      if (periodic) {
+        SchedulePeriodic(*next);
+      } else {
+        next->next_attempt_time = absl::InfinitePast();
+      }
     }
   }
   CommitChanges({{key, next}}, WriteDurability(),
