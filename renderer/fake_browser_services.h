@@ -29,9 +29,11 @@ struct ReceivedCall {
   int64_t min_interval_ms = 0;
 };
 
-// A OneShotBackgroundSyncService that records every call and answers as configured: Register succeeds (echoing
-// the tag) and GetRegistrations returns no tags unless told otherwise.
-class FakeSyncService final : public mojom::OneShotBackgroundSyncService::CallbackService {
+// What the fakes of the two page-facing services share: every call is recorded (as ReceivedCall, with the
+// method's name), Register succeeds (echoing the options) and GetRegistrations returns no tags unless told
+// otherwise, and every call fails with the status SetCallStatus gave, if not OK.
+template <typename Service>
+class FakePageService : public Service::CallbackService {
  public:
   void SetRegisterReply(mojom::RegisterReply reply) {
     absl::MutexLock lock(&mu_);
@@ -70,40 +72,40 @@ class FakeSyncService final : public mojom::OneShotBackgroundSyncService::Callba
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
                                      const mojom::RegisterRequest* request,
                                      mojom::RegisterReply* reply) override {
-    ReceivedCall call{"Register", SessionTokensOf(*context), request->service_worker_registration_id(),
-                      request->options().tag(), request->options().min_interval_ms()};
     absl::MutexLock lock(&mu_);
-    calls_.push_back(call);
     if (register_reply_) {
       *reply = *register_reply_;
     } else {
       *reply->mutable_registration() = request->options();
     }
-    return Answer(context);
-  }
-
-  grpc::ServerUnaryReactor* DidResolveRegistration(grpc::CallbackServerContext* context,
-                                                   const mojom::DidResolveRegistrationRequest* request,
-                                                   mojom::DidResolveRegistrationReply* reply) override {
-    ReceivedCall call{"DidResolveRegistration", SessionTokensOf(*context), request->service_worker_registration_id(),
-                      request->tag()};
-    absl::MutexLock lock(&mu_);
-    calls_.push_back(call);
-    return Answer(context);
+    return RecordAndAnswerLocked(context,
+                                 {"Register", SessionTokensOf(*context), request->service_worker_registration_id(),
+                                  request->options().tag(), request->options().min_interval_ms()});
   }
 
   grpc::ServerUnaryReactor* GetRegistrations(grpc::CallbackServerContext* context,
                                              const mojom::GetRegistrationsRequest* request,
                                              mojom::GetRegistrationsReply* reply) override {
-    ReceivedCall call{"GetRegistrations", SessionTokensOf(*context), request->service_worker_registration_id()};
     absl::MutexLock lock(&mu_);
-    calls_.push_back(call);
     if (get_registrations_reply_)
       *reply = *get_registrations_reply_;
     else
       reply->mutable_registrations();
-    return Answer(context);
+    return RecordAndAnswerLocked(
+        context, {"GetRegistrations", SessionTokensOf(*context), request->service_worker_registration_id()});
   }
+
+ protected:
+  // Records `call` and finishes the call with the configured status.
+  grpc::ServerUnaryReactor* RecordAndAnswerLocked(grpc::CallbackServerContext* context, ReceivedCall call)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    calls_.push_back(std::move(call));
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(call_status_);
+    return reactor;
+  }
+
+  mutable absl::Mutex mu_;
 
  private:
   int CountOfLocked(const std::string& method) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -113,102 +115,46 @@ class FakeSyncService final : public mojom::OneShotBackgroundSyncService::Callba
     return count;
   }
 
-  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(call_status_);
-    return reactor;
-  }
-
-  mutable absl::Mutex mu_;
   std::vector<ReceivedCall> calls_ ABSL_GUARDED_BY(mu_);
   std::optional<mojom::RegisterReply> register_reply_ ABSL_GUARDED_BY(mu_);
   std::optional<mojom::GetRegistrationsReply> get_registrations_reply_ ABSL_GUARDED_BY(mu_);
   grpc::Status call_status_ ABSL_GUARDED_BY(mu_);
 };
 
-// A PeriodicBackgroundSyncService that records every call (as ReceivedCall, method "Register", "Unregister" or
-// "GetRegistrations") and answers as configured: Register succeeds (echoing the options), Unregister succeeds and
-// GetRegistrations returns no tags unless told otherwise.
-class FakePeriodicSyncService final : public mojom::PeriodicBackgroundSyncService::CallbackService {
+// A OneShotBackgroundSyncService as FakePageService describes; DidResolveRegistration is recorded and answered.
+class FakeSyncService final : public FakePageService<mojom::OneShotBackgroundSyncService> {
  public:
-  void SetRegisterError(BackgroundSyncError error) {
+  grpc::ServerUnaryReactor* DidResolveRegistration(grpc::CallbackServerContext* context,
+                                                   const mojom::DidResolveRegistrationRequest* request,
+                                                   mojom::DidResolveRegistrationReply* reply) override {
     absl::MutexLock lock(&mu_);
-    register_reply_.emplace().set_error(error);
+    return RecordAndAnswerLocked(context, {"DidResolveRegistration", SessionTokensOf(*context),
+                                           request->service_worker_registration_id(), request->tag()});
   }
+};
+
+// A PeriodicBackgroundSyncService as FakePageService describes; Unregister succeeds unless told otherwise.
+class FakePeriodicSyncService final : public FakePageService<mojom::PeriodicBackgroundSyncService> {
+ public:
   void SetUnregisterReply(mojom::UnregisterReply reply) {
     absl::MutexLock lock(&mu_);
     unregister_reply_ = std::move(reply);
-  }
-  void SetGetRegistrationsReply(mojom::GetRegistrationsReply reply) {
-    absl::MutexLock lock(&mu_);
-    get_registrations_reply_ = std::move(reply);
-  }
-  // Every call fails with `status` (if not OK) instead of answering.
-  void SetCallStatus(grpc::Status status) {
-    absl::MutexLock lock(&mu_);
-    call_status_ = std::move(status);
-  }
-
-  std::vector<ReceivedCall> calls() const {
-    absl::MutexLock lock(&mu_);
-    return calls_;
-  }
-
-  grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
-                                     const mojom::RegisterRequest* request,
-                                     mojom::RegisterReply* reply) override {
-    ReceivedCall call{"Register", SessionTokensOf(*context), request->service_worker_registration_id(),
-                      request->options().tag(), request->options().min_interval_ms()};
-    absl::MutexLock lock(&mu_);
-    calls_.push_back(call);
-    if (register_reply_) {
-      *reply = *register_reply_;
-    } else {
-      *reply->mutable_registration() = request->options();
-    }
-    return Answer(context);
   }
 
   grpc::ServerUnaryReactor* Unregister(grpc::CallbackServerContext* context,
                                        const mojom::UnregisterRequest* request,
                                        mojom::UnregisterReply* reply) override {
-    ReceivedCall call{"Unregister", SessionTokensOf(*context), request->service_worker_registration_id(),
-                      request->tag()};
     absl::MutexLock lock(&mu_);
-    calls_.push_back(call);
     if (unregister_reply_)
       *reply = *unregister_reply_;
     else
       reply->mutable_unregistered();
-    return Answer(context);
-  }
-
-  grpc::ServerUnaryReactor* GetRegistrations(grpc::CallbackServerContext* context,
-                                             const mojom::GetRegistrationsRequest* request,
-                                             mojom::GetRegistrationsReply* reply) override {
-    ReceivedCall call{"GetRegistrations", SessionTokensOf(*context), request->service_worker_registration_id()};
-    absl::MutexLock lock(&mu_);
-    calls_.push_back(call);
-    if (get_registrations_reply_)
-      *reply = *get_registrations_reply_;
-    else
-      reply->mutable_registrations();
-    return Answer(context);
+    return RecordAndAnswerLocked(
+        context, {"Unregister", SessionTokensOf(*context), request->service_worker_registration_id(), request->tag()});
   }
 
  private:
-  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(call_status_);
-    return reactor;
-  }
-
-  mutable absl::Mutex mu_;
-  std::vector<ReceivedCall> calls_ ABSL_GUARDED_BY(mu_);
-  std::optional<mojom::RegisterReply> register_reply_ ABSL_GUARDED_BY(mu_);
   std::optional<mojom::UnregisterReply> unregister_reply_ ABSL_GUARDED_BY(mu_);
-  std::optional<mojom::GetRegistrationsReply> get_registrations_reply_ ABSL_GUARDED_BY(mu_);
-  grpc::Status call_status_ ABSL_GUARDED_BY(mu_);
 };
 
 // The browser's end of one Connect stream: records what the worker sends, sends what the test says.

@@ -1,13 +1,7 @@
 #include "renderer/sync_manager.h"
 
-#include <grpcpp/channel.h>
-#include <grpcpp/client_context.h>
-#include <grpcpp/support/status.h>
-
 #include <utility>
 
-#include "absl/cleanup/cleanup.h"
-#include "absl/synchronization/notification.h"
 #include "public/mojom/background_sync.grpc.pb.h"
 #include "renderer/unary_call.h"
 
@@ -15,36 +9,25 @@ namespace bgsync {
 
 namespace {
 
-using RegisterCall = UnaryCall<mojom::RegisterRequest, mojom::RegisterReply>;
-using AcknowledgeCall = UnaryCall<mojom::DidResolveRegistrationRequest, mojom::DidResolveRegistrationReply>;
-using GetRegistrationsCall = UnaryCall<mojom::GetRegistrationsRequest, mojom::GetRegistrationsReply>;
+using Service = mojom::OneShotBackgroundSyncService;
 
 }  // namespace
 
-// What the calls in flight use. Each callback destroys its call, context included, before it counts the call
-// finished, and the stub keeps the channel alive until no call is in flight (~SyncManager waits for that): see
-// renderer/unary_call.h.
+// What the calls in flight use; see renderer/unary_call.h (~SyncManager waits for the calls).
 struct SyncManager::State {
   State(std::shared_ptr<grpc::Channel> channel, std::string token, int64_t id)
-      : stub(mojom::OneShotBackgroundSyncService::NewStub(std::move(channel))), token(std::move(token)), id(id) {}
+      : stub(std::move(channel), std::move(token)), id(id) {}
 
   // Sends DidResolveRegistration for `tag`, ignoring the outcome.
   void Acknowledge(const std::string& tag) {
-    auto* call = new AcknowledgeCall(token);
-    call->request.set_service_worker_registration_id(id);
-    call->request.set_tag(tag);
-    calls.Started();
-    stub->async()->DidResolveRegistration(call->context.get(), &call->request, &call->reply,
-                                          [this, call](grpc::Status) {
-                                            absl::Cleanup finished = [this] { calls.Finished(); };
-                                            std::unique_ptr<AcknowledgeCall> owned(call);
-                                          });
+    mojom::DidResolveRegistrationRequest request;
+    request.set_service_worker_registration_id(id);
+    request.set_tag(tag);
+    stub.Start(&Service::Stub::async::DidResolveRegistration, std::move(request), [](const auto&...) {});
   }
 
-  const std::unique_ptr<mojom::OneShotBackgroundSyncService::Stub> stub;
-  const std::string token;
+  SessionStub<Service> stub;
   const int64_t id;
-  CallCounter calls;
 };
 
 SyncManager::SyncManager(std::shared_ptr<grpc::Channel> channel,
@@ -64,77 +47,46 @@ void SyncManager::Register(std::string tag, std::function<void(SyncResult)> done
     done(SyncResult::Rejected(ToDomException(mojom::BACKGROUND_SYNC_ERROR_NO_ACTIVE_WORKER)));
     return;
   }
-  auto* call = new RegisterCall(state_->token);
-  call->request.set_service_worker_registration_id(state_->id);
-  call->request.mutable_options()->set_tag(std::move(tag));
+  mojom::RegisterRequest request;
+  request.set_service_worker_registration_id(state_->id);
+  request.mutable_options()->set_tag(std::move(tag));
   State* state = state_.get();
-  state->calls.Started();
-  state->stub->async()->Register(call->context.get(), &call->request, &call->reply,
-                                 [state, call, done = std::move(done)](grpc::Status status) {
-                                   // Destroyed in reverse order: the call (and its context) first, then the count.
-                                   absl::Cleanup finished = [state] { state->calls.Finished(); };
-                                   std::unique_ptr<RegisterCall> owned(call);
-                                   if (!status.ok()) {
-                                     done(SyncResult::Rejected(CallFailure(status)));
-                                   } else if (call->reply.has_registration()) {
-                                     done(SyncResult::Resolved());
-                                     // The page has the result now; only then may the registration fire.
-                                     state->Acknowledge(call->request.options().tag());
-                                   } else {
-                                     // A reply with neither data nor error breaks the protocol:
-                                     // ToDomException(UNSPECIFIED) is UnknownError.
-                                     done(SyncResult::Rejected(ToDomException(call->reply.error())));
-                                   }
-                                 });
+  state->stub.Start(&Service::Stub::async::Register, std::move(request),
+                    [state, done = std::move(done)](const grpc::Status& status, const mojom::RegisterRequest& request,
+                                                    const mojom::RegisterReply& reply) {
+                      // A reply with neither data nor error breaks the protocol: ToDomException(UNSPECIFIED) is
+                      // UnknownError.
+                      SyncResult result =
+                          ToSyncResult(status, reply.has_registration(), reply.error(), &ToDomException);
+                      const bool resolved = result.ok();
+                      done(std::move(result));
+                      // The page has the result now; only then may the registration fire.
+                      if (resolved)
+                        state->Acknowledge(request.options().tag());
+                    });
 }
 
 SyncResult SyncManager::RegisterAndWait(std::string tag) {
-  absl::Notification settled;
-  std::optional<SyncResult> result;
-  Register(std::move(tag), [&](SyncResult r) {
-    result = std::move(r);
-    settled.Notify();
-  });
-  settled.WaitForNotification();
-  return *std::move(result);
+  return WaitForResult<SyncResult>(
+      [&](std::function<void(SyncResult)> done) { Register(std::move(tag), std::move(done)); });
 }
 
 void SyncManager::GetTags(std::function<void(TagsResult)> done) {
-  auto* call = new GetRegistrationsCall(state_->token);
-  call->request.set_service_worker_registration_id(state_->id);
-  State* state = state_.get();
-  state->calls.Started();
-  state->stub->async()->GetRegistrations(
-      call->context.get(), &call->request, &call->reply, [state, call, done = std::move(done)](grpc::Status status) {
-        absl::Cleanup finished = [state] { state->calls.Finished(); };
-        std::unique_ptr<GetRegistrationsCall> owned(call);
-        if (!status.ok()) {
-          done(TagsResult::Rejected(CallFailure(status)));
-        } else if (call->reply.has_registrations()) {
-          std::vector<std::string> tags;
-          tags.reserve(call->reply.registrations().registrations_size());
-          for (const mojom::SyncRegistrationOptions& registration : call->reply.registrations().registrations())
-            tags.push_back(registration.tag());
-          done(TagsResult::Resolved(std::move(tags)));
-        } else {
-          done(TagsResult::Rejected(ToDomException(call->reply.error())));
-        }
-      });
+  mojom::GetRegistrationsRequest request;
+  request.set_service_worker_registration_id(state_->id);
+  state_->stub.Start(&Service::Stub::async::GetRegistrations, std::move(request),
+                     [done = std::move(done)](const grpc::Status& status, const mojom::GetRegistrationsRequest&,
+                                              const mojom::GetRegistrationsReply& reply) {
+                       done(ToTagsResult(status, reply, &ToDomException));
+                     });
 }
 
 TagsResult SyncManager::GetTagsAndWait() {
-  absl::Notification settled;
-  std::optional<TagsResult> result;
-  GetTags([&](TagsResult r) {
-    result = std::move(r);
-    settled.Notify();
-  });
-  settled.WaitForNotification();
-  return *std::move(result);
+  return WaitForResult<TagsResult>([&](std::function<void(TagsResult)> done) { GetTags(std::move(done)); });
 }
 
 void SyncManager::WaitForPendingCalls() {
-  state_->calls.WaitUntilIdle();
+  state_->stub.WaitUntilIdle();
 }
 
 }  // namespace bgsync

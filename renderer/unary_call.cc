@@ -1,8 +1,7 @@
 #include "renderer/unary_call.h"
 
-#include <grpcpp/support/status.h>
-
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -13,6 +12,31 @@ DomException CallFailure(const grpc::Status& status) {
   if (message.empty())
     message = absl::StrCat("Background Sync call failed (gRPC status ", static_cast<int>(status.error_code()), ")");
   return DomException{"UnknownError", std::move(message)};
+}
+
+SyncResult ToSyncResult(const grpc::Status& status,
+                        bool succeeded,
+                        BackgroundSyncError error,
+                        DomException (*to_exception)(BackgroundSyncError)) {
+  if (!status.ok())
+    return SyncResult::Rejected(CallFailure(status));
+  if (!succeeded)
+    return SyncResult::Rejected(to_exception(error));
+  return SyncResult::Resolved();
+}
+
+TagsResult ToTagsResult(const grpc::Status& status,
+                        const mojom::GetRegistrationsReply& reply,
+                        DomException (*to_exception)(BackgroundSyncError)) {
+  if (!status.ok())
+    return TagsResult::Rejected(CallFailure(status));
+  if (!reply.has_registrations())
+    return TagsResult::Rejected(to_exception(reply.error()));
+  std::vector<std::string> tags;
+  tags.reserve(reply.registrations().registrations_size());
+  for (const mojom::SyncRegistrationOptions& registration : reply.registrations().registrations())
+    tags.push_back(registration.tag());
+  return TagsResult::Resolved(std::move(tags));
 }
 
 void CallCounter::Started() {

@@ -156,8 +156,40 @@ int64_t BucketLow(const std::string& label) {
   return low;
 }
 
+constexpr char kNoRecorder[] = "this browser has no DevTools recorder";
+constexpr char kNoEngagementStore[] = "this browser has no engagement store";
+
 grpc::Status RecorderMissing() {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this browser has no DevTools recorder");
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, kNoRecorder);
+}
+
+// The one service a recording request names: UNIMPLEMENTED without a recorder, INVALID_ARGUMENT for UNSPECIFIED.
+absl::StatusOr<SyncType> RecordedService(const BackgroundServiceRecorder* recorder, admin::BackgroundService service) {
+  if (!recorder)
+    return absl::UnimplementedError(kNoRecorder);
+  absl::StatusOr<std::optional<SyncType>> type = ToSyncType(service, /*unspecified_means_both=*/false);
+  if (!type.ok())
+    return type.status();
+  return **type;
+}
+
+// StartRecording (`start`) or StopRecording: changes the recording of the service `request` names, logs the change
+// and replies with the service's recording state.
+grpc::Status SetRecording(const BrowserAdminService::Parts& parts,
+                          const admin::BackgroundServiceRequest& request,
+                          bool start,
+                          admin::RecordingState* reply) {
+  absl::StatusOr<SyncType> service = RecordedService(parts.recorder, request.service());
+  if (!service.ok())
+    return ToGrpc(service.status());
+  absl::StatusOr<RecordingState> state =
+      start ? parts.recorder->StartRecording(*service) : parts.recorder->StopRecording(*service);
+  if (!state.ok())
+    return ToGrpc(state.status());
+  parts.host->log().Append({0, absl::Time(), "", 0, start ? "DevTools recording started" : "DevTools recording stopped",
+                            "", std::string(BackgroundServiceName(*service))});
+  FillRecordingState(*state, reply);
+  return grpc::Status::OK;
 }
 
 }  // namespace
@@ -327,7 +359,7 @@ grpc::Status BrowserAdminService::SetEngagement(grpc::ServerContext* context,
                                                 const admin::SetEngagementRequest* request,
                                                 admin::EngagementReply* reply) {
   if (!parts_.engagement)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this browser has no engagement store");
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, kNoEngagementStore);
   absl::StatusOr<Origin> origin = ParseOrigin(request->origin());
   if (!origin.ok())
     return ToGrpc(origin.status());
@@ -345,7 +377,7 @@ grpc::Status BrowserAdminService::GetEngagement(grpc::ServerContext*,
                                                 const admin::GetEngagementRequest* request,
                                                 admin::EngagementReply* reply) {
   if (!parts_.engagement)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this browser has no engagement store");
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, kNoEngagementStore);
   absl::StatusOr<Origin> origin = ParseOrigin(request->origin());
   if (!origin.ok())
     return ToGrpc(origin.status());
@@ -516,53 +548,25 @@ grpc::Status BrowserAdminService::GetStatus(grpc::ServerContext*, const admin::E
   return grpc::Status::OK;
 }
 
-}  // namespace bgsync
-
-namespace bgsync {
-
 grpc::Status BrowserAdminService::StartRecording(grpc::ServerContext*,
                                                  const admin::BackgroundServiceRequest* request,
                                                  admin::RecordingState* reply) {
-  if (!parts_.recorder)
-    return RecorderMissing();
-  absl::StatusOr<std::optional<SyncType>> service = ToSyncType(request->service(), false);
-  if (!service.ok())
-    return ToGrpc(service.status());
-  absl::StatusOr<RecordingState> state = parts_.recorder->StartRecording(**service);
-  if (!state.ok())
-    return ToGrpc(state.status());
-  parts_.host->log().Append(
-      {0, absl::Time(), "", 0, "DevTools recording started", "", std::string(BackgroundServiceName(**service))});
-  FillRecordingState(*state, reply);
-  return grpc::Status::OK;
+  return SetRecording(parts_, *request, /*start=*/true, reply);
 }
 
 grpc::Status BrowserAdminService::StopRecording(grpc::ServerContext*,
                                                 const admin::BackgroundServiceRequest* request,
                                                 admin::RecordingState* reply) {
-  if (!parts_.recorder)
-    return RecorderMissing();
-  absl::StatusOr<std::optional<SyncType>> service = ToSyncType(request->service(), false);
-  if (!service.ok())
-    return ToGrpc(service.status());
-  absl::StatusOr<RecordingState> state = parts_.recorder->StopRecording(**service);
-  if (!state.ok())
-    return ToGrpc(state.status());
-  parts_.host->log().Append(
-      {0, absl::Time(), "", 0, "DevTools recording stopped", "", std::string(BackgroundServiceName(**service))});
-  FillRecordingState(*state, reply);
-  return grpc::Status::OK;
+  return SetRecording(parts_, *request, /*start=*/false, reply);
 }
 
 grpc::Status BrowserAdminService::ClearEvents(grpc::ServerContext*,
                                               const admin::BackgroundServiceRequest* request,
                                               admin::Empty*) {
-  if (!parts_.recorder)
-    return RecorderMissing();
-  absl::StatusOr<std::optional<SyncType>> service = ToSyncType(request->service(), false);
+  absl::StatusOr<SyncType> service = RecordedService(parts_.recorder, request->service());
   if (!service.ok())
     return ToGrpc(service.status());
-  return ToGrpc(parts_.recorder->ClearEvents(**service));
+  return ToGrpc(parts_.recorder->ClearEvents(*service));
 }
 
 grpc::Status BrowserAdminService::GetRecordingState(grpc::ServerContext*,

@@ -2,14 +2,11 @@
 #ifndef SERVICES_BACKGROUND_SYNC_ONE_SHOT_BACKGROUND_SYNC_SERVICE_IMPL_H_
 #define SERVICES_BACKGROUND_SYNC_ONE_SHOT_BACKGROUND_SYNC_SERVICE_IMPL_H_
 
-#include <functional>
-#include <optional>
-#include <string>
-
 #include "components/background_sync/background_sync_engine.h"
 #include "public/mojom/background_sync.grpc.pb.h"
 #include "services/background_sync/bad_message_reporter.h"
 #include "services/background_sync/session_registry.h"
+#include "services/background_sync/sync_service_calls.h"
 
 namespace bgsync {
 
@@ -18,14 +15,13 @@ namespace bgsync {
 class OneShotBackgroundSyncServiceImpl final : public mojom::OneShotBackgroundSyncService::CallbackService {
  public:
   // Told about every Register the engine answered (for the browser's event log), on the answering thread.
-  using RegisterObserver = std::function<
-      void(const Session& session, int64_t sw_registration_id, const std::string& tag, const absl::Status& result)>;
+  using RegisterObserver = SyncRegisterObserver;
 
   OneShotBackgroundSyncServiceImpl(BackgroundSyncEngine* engine,
                                    SessionRegistry* sessions,
                                    BadMessageReporter* bad_messages,
                                    RegisterObserver on_register = nullptr)
-      : engine_(engine), sessions_(sessions), bad_messages_(bad_messages), on_register_(std::move(on_register)) {}
+      : calls_(engine, sessions, bad_messages, SyncType::kOneShot, std::move(on_register)) {}
 
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
                                      const mojom::RegisterRequest* request,
@@ -38,10 +34,7 @@ class OneShotBackgroundSyncServiceImpl final : public mojom::OneShotBackgroundSy
                                              mojom::GetRegistrationsReply* reply) override;
 
  private:
-  BackgroundSyncEngine* const engine_;
-  SessionRegistry* const sessions_;
-  BadMessageReporter* const bad_messages_;
-  const RegisterObserver on_register_;
+  const SyncServiceCalls calls_;
 };
 
 }  // namespace bgsync

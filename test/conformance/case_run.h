@@ -88,6 +88,12 @@ class CaseRun {
   // DevTools-style offline emulation of one service-worker registration (reference-counted by the browser).
   bool EmulateOffline(int64_t sw, bool offline);
   bool SetPermission(const std::string& origin, bool periodic, admin::SetPermissionRequest::Setting setting);
+  // Site engagement, which spaces out the origin's periodic events ("none" suspends them); set back to the default
+  // when the case ends. SetEngagement checks that the browser took the level.
+  bool SetEngagement(const std::string& origin, admin::EngagementLevel level);
+  // The origin's engagement as the admin endpoint reports it; nullopt (observed, not a failure) when the call fails,
+  // e.g. UNIMPLEMENTED from a browser without an engagement store.
+  std::optional<admin::EngagementReply> GetEngagement(const std::string& origin);
   // Lets every held event of `worker` settle (and every later one run without waiting).
   void ReleaseEvents(const Worker& worker);
 
@@ -178,10 +184,10 @@ class CaseRun {
   std::vector<Worker> workers_;
   std::set<int64_t> emulated_offline_;
   std::set<std::pair<std::string, bool>> permissions_set_;
+  std::set<std::string> engagements_set_;
   std::deque<Page> pages_;
-  // The browser log: entries of this case's service workers collected so far, and the last sequence read.
+  // The browser log: entries of this case's service workers collected so far.
   std::vector<admin::LogEntry> log_;
-  uint64_t log_cursor_ = 0;
   bool finished_ = false;
 };
 
