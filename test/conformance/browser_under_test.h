@@ -32,7 +32,7 @@ struct BrowserParameters {
   // Periodic: the per-origin minimum gap (a registration's interval is rounded up to a multiple of it), the
   // global batch minimum, and the attempts per interval.
   absl::Duration periodic_min_interval = absl::Seconds(1);
-  absl::Duration periodic_batch_interval = absl::ZeroDuration();
+  absl::Duration periodic_batch_interval = absl::Milliseconds(500);
   int periodic_max_attempts = 2;
   // Not settable on bgsync_browser's command line: the engine's fixed limits (spec.md decisions 4 and 6).
   int max_registrations_per_service_worker = 1000;

@@ -336,6 +336,40 @@ bool CaseRun::SetPermission(const std::string& origin, bool periodic, admin::Set
   return Check(status.ok(), "admin SetPermission to succeed", RpcFailure(status));
 }
 
+bool CaseRun::SetEngagement(const std::string& origin, admin::EngagementLevel level) {
+  admin::SetEngagementRequest request;
+  request.set_origin(origin);
+  request.set_level(level);
+  admin::EngagementReply reply;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kGenerous));
+  grpc::Status status = admin_->SetEngagement(&context, request, &reply);
+  if (status.ok())
+    engagements_set_.insert(origin);
+  Observe(absl::StrCat("engagement of ", origin, " = ", admin::EngagementLevel_Name(level), " -> ",
+                       status.ok() ? reply.level_name() : RpcFailure(status)));
+  if (!Check(status.ok(), "admin SetEngagement to succeed", RpcFailure(status)))
+    return false;
+  return Check(level == admin::ENGAGEMENT_LEVEL_DEFAULT ? reply.is_default() : reply.level() == level,
+               absl::StrCat("SetEngagement to answer with the level set, ", admin::EngagementLevel_Name(level)),
+               admin::EngagementLevel_Name(reply.level()));
+}
+
+std::optional<admin::EngagementReply> CaseRun::GetEngagement(const std::string& origin) {
+  admin::GetEngagementRequest request;
+  request.set_origin(origin);
+  admin::EngagementReply reply;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kGenerous));
+  grpc::Status status = admin_->GetEngagement(&context, request, &reply);
+  Observe(absl::StrCat(
+      "engagement of ", origin, " -> ",
+      status.ok() ? absl::StrCat(reply.level_name(), reply.is_default() ? " (default)" : "") : RpcFailure(status)));
+  if (!status.ok())
+    return std::nullopt;
+  return reply;
+}
+
 void CaseRun::ReleaseEvents(const Worker& worker) {
   std::ofstream(worker.gate) << "go\n";
   Observe(absl::StrCat("release the held events of sw=", worker.id));
@@ -689,6 +723,15 @@ void CaseRun::Cleanup() {
     grpc::ClientContext context;
     deadline(context);
     admin_->SetPermission(&context, request, &empty).IgnoreError();
+  }
+  for (const std::string& origin : engagements_set_) {
+    admin::SetEngagementRequest request;
+    request.set_origin(origin);
+    request.set_level(admin::ENGAGEMENT_LEVEL_DEFAULT);
+    admin::EngagementReply reply;
+    grpc::ClientContext context;
+    deadline(context);
+    admin_->SetEngagement(&context, request, &reply).IgnoreError();
   }
   for (Page& page : pages_) {
     if (!page.open)

@@ -9,7 +9,7 @@
 //   if (!run.CheckRegistered(run.Register(page, sw.id, "outbox"), "outbox")) return;
 //
 // Each case gets its own origins (unique per run), so cases never see each other's service workers or windows;
-// the service workers, sessions and permissions a case creates are removed when it ends.
+// the service workers, sessions, permissions and engagement levels a case creates are removed when it ends.
 //
 // Thread-safety: one thread, except Register and the admin calls, which may be made concurrently.
 #ifndef TEST_CONFORMANCE_CASE_RUN_H_

@@ -16,6 +16,9 @@ std::vector<ConformanceCase> OneShotFiringCases();
 std::vector<ConformanceCase> RestartCases();
 // Periodic Background Sync (periodic_cases.cc).
 std::vector<ConformanceCase> PeriodicCases();
+// When periodic events fire: interval rounding, the origin's gap and coalescing, engagement, batches across origins
+// (periodic_scheduling_cases.cc).
+std::vector<ConformanceCase> PeriodicSchedulingCases();
 // Errors as pages see them, quotas, and the wire protocol's session rules (protocol_cases.cc).
 std::vector<ConformanceCase> ProtocolCases();
 

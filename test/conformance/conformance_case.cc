@@ -35,7 +35,8 @@ CaseResult RunConformanceCase(const ConformanceCase& c, ConformanceContext& cont
 const std::vector<ConformanceCase>& AllConformanceCases() {
   static const std::vector<ConformanceCase>* const cases = [] {
     auto* all = new std::vector<ConformanceCase>();
-    for (auto area : {OneShotRegisterCases, OneShotFiringCases, RestartCases, PeriodicCases, ProtocolCases}) {
+    for (auto area : {OneShotRegisterCases, OneShotFiringCases, RestartCases, PeriodicCases, PeriodicSchedulingCases,
+                      ProtocolCases}) {
       for (ConformanceCase& c : area())
         all->push_back(std::move(c));
     }

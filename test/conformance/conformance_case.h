@@ -74,8 +74,8 @@ struct CaseResult {
 // fails with the reason.
 CaseResult RunConformanceCase(const ConformanceCase& c, ConformanceContext& context);
 
-// Every case, in a stable order (areas: one-shot register checks, one-shot firing, restarts, periodic, errors and
-// protocol).
+// Every case, in a stable order (areas: one-shot register checks, one-shot firing, restarts, periodic, periodic
+// scheduling, errors and protocol).
 const std::vector<ConformanceCase>& AllConformanceCases();
 
 // The cases whose name contains `filter` (every case when it is empty). A filter of several comma-separated parts
