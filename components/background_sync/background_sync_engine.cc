@@ -526,9 +526,10 @@ void BackgroundSyncEngine::Unregister(const Origin& origin,
   });
 }
 
-void BackgroundSyncEngine::ChangeEachServiceWorker(std::set<int64_t> service_workers,
-                                                   absl::AnyInvocable<Changes(int64_t)> plan,
-                                                   absl::AnyInvocable<void(absl::Status)> done) {
+void BackgroundSyncEngine::ChangePeriodicRegistrationsOf(const Origin& origin,
+                                                         PeriodicPlan plan,
+                                                         absl::AnyInvocable<void(absl::Status)> done) {
+  std::set<int64_t> service_workers = PeriodicServiceWorkersOf(origin);
   if (service_workers.empty())
     return done(absl::OkStatus());
   // One batch per service-worker registration, each on that registration's queue; `done` after the last.
@@ -536,7 +537,7 @@ void BackgroundSyncEngine::ChangeEachServiceWorker(std::set<int64_t> service_wor
     absl::Mutex mu;
     size_t remaining ABSL_GUARDED_BY(mu);
     absl::Status first_error ABSL_GUARDED_BY(mu);
-    absl::AnyInvocable<Changes(int64_t)> plan;
+    PeriodicPlan plan;
     absl::AnyInvocable<void(absl::Status)> done;
   };
   auto pending = std::make_shared<Pending>();
@@ -547,13 +548,19 @@ void BackgroundSyncEngine::ChangeEachServiceWorker(std::set<int64_t> service_wor
   pending->plan = std::move(plan);
   pending->done = std::move(done);
   for (int64_t sw : service_workers) {
-    queues_.Post(sw, [this, sw, pending](OperationQueues::Finish finish) mutable {
+    queues_.Post(sw, [this, sw, origin, pending](OperationQueues::Finish finish) mutable {
       // Queues run one operation per service worker at a time, but different service workers' operations run
-      // concurrently: the plan is called under the pending state's lock.
+      // concurrently: the plan is called under the pending state's lock (and ours).
       Changes changes;
       {
-        absl::MutexLock lock(&pending->mu);
-        changes = pending->plan(sw);
+        absl::MutexLock plan_lock(&pending->mu);
+        absl::MutexLock lock(&mu_);
+        for (auto it = registrations_.lower_bound({sw, SyncType::kPeriodic, ""});
+             it != registrations_.end() && it->first.sw_registration_id == sw && it->first.type == SyncType::kPeriodic;
+             ++it) {
+          if (it->second.origin == origin)
+            pending->plan(it->second, changes);
+        }
       }
       auto complete = [pending, finish = std::move(finish)](absl::Status status) mutable {
         finish();
@@ -587,19 +594,8 @@ std::set<int64_t> BackgroundSyncEngine::PeriodicServiceWorkersOf(const Origin& o
 }
 
 void BackgroundSyncEngine::OnPermissionRevoked(const Origin& origin, absl::AnyInvocable<void(absl::Status)> done) {
-  ChangeEachServiceWorker(
-      PeriodicServiceWorkersOf(origin),
-      [this, origin](int64_t sw) {
-        Changes changes;
-        absl::MutexLock lock(&mu_);
-        for (auto it = registrations_.lower_bound({sw, SyncType::kPeriodic, ""});
-             it != registrations_.end() && it->first.sw_registration_id == sw && it->first.type == SyncType::kPeriodic;
-             ++it) {
-          if (it->second.origin == origin)
-            changes.emplace(it->first, std::nullopt);
-        }
-        return changes;
-      },
+  ChangePeriodicRegistrationsOf(
+      origin, [](const SyncRegistration& r, Changes& changes) { changes.emplace(r.key, std::nullopt); },
       [this, done = std::move(done)](absl::Status status) mutable {
         done(std::move(status));
         UpdateWakeUp();
@@ -614,24 +610,17 @@ void BackgroundSyncEngine::OnEngagementChanged(const Origin& origin) {
   }();
   if (RefreshPenalty(origin) == previous)
     return;
-  ChangeEachServiceWorker(
-      PeriodicServiceWorkersOf(origin),
-      [this, origin](int64_t sw) {
-        Changes changes;
-        absl::MutexLock lock(&mu_);
-        for (auto it = registrations_.lower_bound({sw, SyncType::kPeriodic, ""});
-             it != registrations_.end() && it->first.sw_registration_id == sw && it->first.type == SyncType::kPeriodic;
-             ++it) {
-          const SyncRegistration& r = it->second;
-          // Events in flight and retries keep their times; fresh events are rescheduled with the new gap.
-          if (r.origin != origin || IsFiring(r.state) || r.num_attempts > 0)
-            continue;
-          SyncRegistration next = r;
-          SchedulePeriodic(next);
-          if (next.next_attempt_time != r.next_attempt_time)
-            changes.emplace(it->first, std::move(next));
-        }
-        return changes;
+  ChangePeriodicRegistrationsOf(
+      origin,
+      [this](const SyncRegistration& r, Changes& changes) {
+        mu_.AssertHeld();
+        // Events in flight and retries keep their times; fresh events are rescheduled with the new gap.
+        if (IsFiring(r.state) || r.num_attempts > 0)
+          return;
+        SyncRegistration next = r;
+        SchedulePeriodic(next);
+        if (next.next_attempt_time != r.next_attempt_time)
+          changes.emplace(r.key, std::move(next));
       },
       [this](absl::Status) {
         UpdateWakeUp();

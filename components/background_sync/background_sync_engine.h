@@ -12,6 +12,7 @@
 #define COMPONENTS_BACKGROUND_SYNC_BACKGROUND_SYNC_ENGINE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -237,11 +238,14 @@ class BackgroundSyncEngine {
   void AdmitPeriodic(const absl::flat_hash_set<int64_t>& online_service_workers,
                      const absl::flat_hash_set<Origin>& allowed_origins) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Runs `plan(sw)` on each service worker's queue and commits the changes it returns; `done` gets OK or the first
-  // storage error once every commit has ended.
-  void ChangeEachServiceWorker(std::set<int64_t> service_workers,
-                               absl::AnyInvocable<Changes(int64_t)> plan,
-                               absl::AnyInvocable<void(absl::Status)> done);
+  // Changes to the origin's periodic registrations: called with the engine's lock held for each of them, adds
+  // what should change (a new value, or nullopt to delete) to `changes`.
+  using PeriodicPlan = std::function<void(const SyncRegistration& registration, Changes& changes)>;
+  // Runs `plan` over the origin's periodic registrations on each of their service workers' queues and commits
+  // the changes, one batch per service worker; `done` gets OK or the first storage error once every commit ended.
+  void ChangePeriodicRegistrationsOf(const Origin& origin,
+                                     PeriodicPlan plan,
+                                     absl::AnyInvocable<void(absl::Status)> done);
   std::set<int64_t> PeriodicServiceWorkersOf(const Origin& origin) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Firing.

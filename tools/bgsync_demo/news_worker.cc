@@ -3,8 +3,6 @@
 // fulfilling the event; if the server cannot be reached the event is rejected, so the browser retries.
 //
 // Usage: bgsync_news_worker --feed FILE --server PORT   (the server listens on 127.0.0.1:PORT)
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,27 +12,17 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "renderer/browser_channel.h"
 #include "renderer/service_worker_global_scope.h"
-#include "renderer/session_bootstrap.h"
+#include "tools/bgsync_demo/demo_worker.h"
 
 namespace bgsync {
 namespace {
 
 absl::Status RefreshFeed(const std::string& feed, int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = demo::ConnectToLoopback(port);
   if (fd < 0)
-    return absl::UnavailableError("socket");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
     return absl::UnavailableError("news server unreachable");
-  }
   const std::string request = "GET headlines\n";
   std::string answer;
   if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
@@ -51,34 +39,17 @@ absl::Status RefreshFeed(const std::string& feed, int port) {
 }
 
 int Main(int argc, char** argv) {
-  std::string feed;
-  int port = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i];
-    if (flag == "--feed") {
-      feed = argv[i + 1];
-    } else if (flag == "--server") {
-      if (!absl::SimpleAtoi(argv[i + 1], &port))
-        port = 0;
-    }
-  }
-  if (feed.empty() || port <= 0) {
-    std::fprintf(stderr, "usage: bgsync_news_worker --feed FILE --server PORT\n");
+  std::optional<demo::DemoWorkerFlags> flags =
+      demo::ParseDemoWorkerFlags(argc, argv, "--feed", "usage: bgsync_news_worker --feed FILE --server PORT");
+  if (!flags)
     return 2;
-  }
-  absl::StatusOr<SessionBootstrap> bootstrap = ReadSessionBootstrap();
-  if (!bootstrap.ok())
-    return 1;
-  absl::StatusOr<std::unique_ptr<ServiceWorkerGlobalScope>> scope =
-      ServiceWorkerGlobalScope::Connect(ConnectToBrowser(*bootstrap), bootstrap->token);
-  if (!scope.ok())
-    return 1;
-  (*scope)->AddEventListener("periodicsync", [feed, port](PeriodicSyncEvent& event) {
-    if (event.tag() != "news")
-      return;
-    event.WaitUntil(std::async(std::launch::async, [feed, port] { return RefreshFeed(feed, port); }).share());
+  return demo::RunDemoWorker([feed = flags->file, port = flags->port](ServiceWorkerGlobalScope& scope) {
+    scope.AddEventListener("periodicsync", [feed, port](PeriodicSyncEvent& event) {
+      if (event.tag() != "news")
+        return;
+      event.WaitUntil(std::async(std::launch::async, [feed, port] { return RefreshFeed(feed, port); }).share());
+    });
   });
-  return (*scope)->Run().ok() ? 0 : 1;
 }
 
 }  // namespace

@@ -3,8 +3,6 @@
 // anything else: rejected, so the browser retries later).
 //
 // Usage: bgsync_outbox_worker --outbox FILE --server PORT   (the server listens on 127.0.0.1:PORT)
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,12 +14,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "renderer/browser_channel.h"
 #include "renderer/service_worker_global_scope.h"
-#include "renderer/session_bootstrap.h"
+#include "tools/bgsync_demo/demo_worker.h"
 
 namespace bgsync {
 namespace {
@@ -34,17 +30,9 @@ absl::Status SendOutbox(const std::string& outbox, int port) {
   if (messages.empty())
     return absl::OkStatus();
 
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = demo::ConnectToLoopback(port);
   if (fd < 0)
-    return absl::UnavailableError("socket");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
     return absl::UnavailableError("mail-drop server unreachable");
-  }
   std::string request = absl::StrCat("BATCH ", messages.size(), "\n");
   for (const std::string& message : messages)
     absl::StrAppend(&request, message, "\n");
@@ -62,34 +50,17 @@ absl::Status SendOutbox(const std::string& outbox, int port) {
 }
 
 int Main(int argc, char** argv) {
-  std::string outbox;
-  int port = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i];
-    if (flag == "--outbox") {
-      outbox = argv[i + 1];
-    } else if (flag == "--server") {
-      if (!absl::SimpleAtoi(argv[i + 1], &port))
-        port = 0;
-    }
-  }
-  if (outbox.empty() || port <= 0) {
-    std::fprintf(stderr, "usage: bgsync_outbox_worker --outbox FILE --server PORT\n");
+  std::optional<demo::DemoWorkerFlags> flags =
+      demo::ParseDemoWorkerFlags(argc, argv, "--outbox", "usage: bgsync_outbox_worker --outbox FILE --server PORT");
+  if (!flags)
     return 2;
-  }
-  absl::StatusOr<SessionBootstrap> bootstrap = ReadSessionBootstrap();
-  if (!bootstrap.ok())
-    return 1;
-  absl::StatusOr<std::unique_ptr<ServiceWorkerGlobalScope>> scope =
-      ServiceWorkerGlobalScope::Connect(ConnectToBrowser(*bootstrap), bootstrap->token);
-  if (!scope.ok())
-    return 1;
-  (*scope)->AddEventListener("sync", [outbox, port](SyncEvent& event) {
-    if (event.tag() != "sync-messages")
-      return;
-    event.WaitUntil(std::async(std::launch::async, [outbox, port] { return SendOutbox(outbox, port); }).share());
+  return demo::RunDemoWorker([outbox = flags->file, port = flags->port](ServiceWorkerGlobalScope& scope) {
+    scope.AddEventListener("sync", [outbox, port](SyncEvent& event) {
+      if (event.tag() != "sync-messages")
+        return;
+      event.WaitUntil(std::async(std::launch::async, [outbox, port] { return SendOutbox(outbox, port); }).share());
+    });
   });
-  return (*scope)->Run().ok() ? 0 : 1;
 }
 
 }  // namespace
