@@ -79,6 +79,12 @@ absl::Status BackgroundSyncEngine::Load() {
   const absl::Time now = clock_->Now();
   StorageBatch fixups;
   absl::MutexLock lock(&mu_);
+  for (const SyncRegistrationStore::QuarantinedRecord& q : load_report_.quarantined) {
+    // Only a canonically spelled key can ever be written by a Register.
+    absl::StatusOr<RegistrationKey> key = SyncRegistrationStore::DecodeKey(q.key);
+    if (key.ok() && SyncRegistrationStore::EncodeKey(*key) == q.key)
+      quarantined_keys_.emplace(*std::move(key), q.reason);
+  }
   for (SyncRegistration& r : loaded->registrations) {
     std::optional<ServiceWorkerRegistrationInfo> sw = registry_->Find(r.key.sw_registration_id);
     if (!sw) {
@@ -88,9 +94,10 @@ absl::Status BackgroundSyncEngine::Load() {
       continue;
     }
     if (sw->origin != r.origin) {
-      load_report_.quarantined.push_back({SyncRegistrationStore::EncodeKey(r.key),
-                                          absl::StrCat("stored origin ", r.origin.Serialize(),
-                                                       " is not its service worker's ", sw->origin.Serialize())});
+      std::string reason =
+          absl::StrCat("stored origin ", r.origin.Serialize(), " is not its service worker's ", sw->origin.Serialize());
+      quarantined_keys_.emplace(r.key, reason);
+      load_report_.quarantined.push_back({SyncRegistrationStore::EncodeKey(r.key), std::move(reason)});
       continue;
     }
     if (IsFiring(r.state)) {
@@ -289,6 +296,18 @@ void BackgroundSyncEngine::RunRegister(RegisterRequest request,
   }
 
   RegistrationKey key{request.sw_registration_id, request.type, request.tag};
+  std::optional<std::string> quarantine_reason;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = quarantined_keys_.find(key); it != quarantined_keys_.end())
+      quarantine_reason = it->second;
+  }
+  if (quarantine_reason) {
+    // The damaged record under this key is kept for inspection (reliability.md P7); writing would destroy it.
+    return fail(SyncError(E::BACKGROUND_SYNC_ERROR_STORAGE,
+                          absl::StrCat("a damaged registration is stored under this tag and kept for inspection (",
+                                       *quarantine_reason, ")")));
+  }
   const bool periodic = request.type == SyncType::kPeriodic;
   if (periodic)
     RefreshPenalty(request.origin);

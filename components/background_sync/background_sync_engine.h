@@ -98,7 +98,8 @@ class BackgroundSyncEngine {
     ClientId client = 0;  // who must acknowledge (DidResolveRegistration) before the registration fires
   };
 
-  // What start-up found. Quarantined records stay on disk untouched.
+  // What start-up found. Quarantined records stay on disk untouched: a Register of a quarantined record's key fails
+  // with STORAGE rather than overwrite it.
   struct LoadReport {
     int loaded = 0;
     int interrupted = 0;           // found firing: the browser stopped during their event
@@ -307,6 +308,9 @@ class BackgroundSyncEngine {
   TimerId wake_up_timer_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time wake_up_time_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   Counters counters_ ABSL_GUARDED_BY(mu_);
+  // Keys whose stored record was quarantined at load, with the reason: kept on disk as found, so a Register of
+  // the same key fails with STORAGE instead of overwriting it. Written only by Load.
+  absl::flat_hash_map<RegistrationKey, std::string> quarantined_keys_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace bgsync

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "components/background_sync/proto/sync_registration_record.pb.h"
 #include "components/background_sync/storage_key_id.h"
+#include "public/sync_tag.h"
 
 namespace bgsync {
 namespace {
@@ -90,7 +91,7 @@ void SyncRegistrationStore::AddDelete(const RegistrationKey& key, StorageBatch& 
   batch.Delete(EncodeKey(key));
 }
 
-absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::string& key, const std::string& value) {
+absl::StatusOr<RegistrationKey> SyncRegistrationStore::DecodeKey(const std::string& key) {
   // Key: "r:" + 16 hex + ":" + type + ":" + tag.
   const size_t prefix = sizeof(kRegistrationPrefix) - 1;
   if (key.size() < prefix + kStorageKeyIdDigits + 3 || key.compare(0, prefix, kRegistrationPrefix) != 0 ||
@@ -103,14 +104,28 @@ absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::
   char type_char = key[prefix + kStorageKeyIdDigits + 1];
   if (type_char != '1' && type_char != '2')
     return Corrupt("unknown type in key");
+  RegistrationKey decoded;
+  decoded.sw_registration_id = *id;
+  decoded.type = type_char == '1' ? SyncType::kOneShot : SyncType::kPeriodic;
+  decoded.tag = key.substr(prefix + kStorageKeyIdDigits + 3);
+  return decoded;
+}
+
+absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::string& key, const std::string& value) {
+  absl::StatusOr<RegistrationKey> decoded_key = DecodeKey(key);
+  if (!decoded_key.ok())
+    return decoded_key.status();
+  // The engine only ever stores tags a Register accepted.
+  if (!IsWellFormedUtf8(decoded_key->tag))
+    return Corrupt("tag is not well-formed UTF-8");
+  if (!IsTagLengthValid(decoded_key->tag))
+    return Corrupt("tag is too long");
 
   Record record;
   if (!record.ParseFromString(value))
     return Corrupt("record does not parse");
   SyncRegistration r;
-  r.key.sw_registration_id = *id;
-  r.key.type = type_char == '1' ? SyncType::kOneShot : SyncType::kPeriodic;
-  r.key.tag = key.substr(prefix + kStorageKeyIdDigits + 3);
+  r.key = *std::move(decoded_key);
   if (record.sw_registration_id() != r.key.sw_registration_id ||
       record.type() != static_cast<Record::Type>(r.key.type) || record.tag() != r.key.tag) {
     return Corrupt("record does not match its key");
@@ -127,6 +142,10 @@ absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::
       record.consecutive_interruptions() < 0 || record.min_interval_ms() < 0) {
     return Corrupt("counter out of range");
   }
+  if (r.key.type == SyncType::kOneShot && record.min_interval_ms() != 0)
+    return Corrupt("one-shot registration with a min_interval");
+  if (!Record::Outcome_IsValid(record.last_failure()))
+    return Corrupt("unknown last_failure");
   r.num_attempts = record.num_attempts();
   r.max_attempts = record.max_attempts();
   if (record.has_next_attempt_time_unix_ns()) {
@@ -139,6 +158,23 @@ absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::
   r.last_failure = FromRecordOutcome(record.last_failure());
   r.resolved = true;
   return r;
+}
+
+absl::StatusOr<bool> SyncRegistrationStore::RestoreSchemaVersionAfterRepair(StorageBackend& backend) {
+  absl::StatusOr<StorageBackend::KeyValues> meta = backend.ReadPrefix(kSchemaKey);
+  if (!meta.ok())
+    return meta.status();
+  absl::StatusOr<StorageBackend::KeyValues> records = backend.ReadPrefix(kRegistrationPrefix);
+  if (!records.ok())
+    return records.status();
+  if (!meta->empty() || records->empty())
+    return false;
+  StorageBatch batch;
+  batch.Put(kSchemaKey, absl::StrCat(kSchemaVersion));
+  absl::Status status = CommitAndWait(backend, std::move(batch), Durability::kDurable);
+  if (!status.ok())
+    return status;
+  return true;
 }
 
 absl::StatusOr<SyncRegistrationStore::LoadResult> SyncRegistrationStore::Load() {

@@ -41,13 +41,25 @@ class SyncRegistrationStore {
   // (the data is left as it is).
   absl::StatusOr<LoadResult> Load();
 
+  // After leveldb::RepairDB salvaged a damaged store (LevelDbStorageBackend::OpenWithRecovery answered kRepaired),
+  // the block that held the schema version may be gone while records survived, and Load would refuse the store.
+  // The version is written before any record and only version 1 exists, so for a store just repaired from files of
+  // this store this durably rewrites version 1 when there are records and no version; Load then validates every
+  // record as always. Returns whether it wrote. Anywhere else a missing version means a store this build did not
+  // write, which Load refuses: do not call it there.
+  static absl::StatusOr<bool> RestoreSchemaVersionAfterRepair(StorageBackend& backend);
+
   // Adds the write of `registration` (under its key) or the delete of `key` to `batch`.
   static void AddPut(const SyncRegistration& registration, StorageBatch& batch);
   static void AddDelete(const RegistrationKey& key, StorageBatch& batch);
 
   static std::string EncodeKey(const RegistrationKey& key);
   static std::string EncodeRecord(const SyncRegistration& registration);
-  // Decodes a record and checks it against its key. Errors: kDataLoss with the reason.
+  // Decodes a registration key. Errors: kDataLoss with the reason.
+  static absl::StatusOr<RegistrationKey> DecodeKey(const std::string& key);
+  // Decodes a record and checks it against its key and against what the engine can have written: a well-formed
+  // UTF-8 tag within the length limit, known enum values, counters in range, no interval on a one-shot
+  // registration. Errors: kDataLoss with the reason.
   static absl::StatusOr<SyncRegistration> DecodeRecord(const std::string& key, const std::string& value);
 
   // Commits `batch` to the backend (see StorageBackend::Commit).
