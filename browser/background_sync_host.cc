@@ -2,11 +2,44 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/resource_quota.h"
 #include "public/background_sync_error.h"
 
 namespace bgsync {
+namespace {
+
+int Milliseconds(absl::Duration d) {
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), std::numeric_limits<int>::max()));
+}
+
+// Every gRPC default that matters for untrusted peers, overridden (public/README.md, "Limits").
+void ApplyLimits(const BackgroundSyncHost::Config& config, grpc::ServerBuilder& builder) {
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
+  builder.SetMaxSendMessageSize(config.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, config.max_metadata_bytes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Milliseconds(config.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Milliseconds(config.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // The browser's own keepalive pings must not stop after two without data (gRPC's default).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             Milliseconds(config.min_client_ping_interval));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, config.max_ping_strikes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Milliseconds(config.max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, Milliseconds(config.handshake_timeout));
+  grpc::ResourceQuota quota("bgsync-browser");
+  quota.Resize(config.max_grpc_memory_bytes);
+  quota.SetMaxThreads(config.max_grpc_threads);
+  builder.SetResourceQuota(quota);
+}
+
+}  // namespace
 
 BackgroundSyncHost::BackgroundSyncHost(Config config, Embedder& embedder)
     : config_(std::move(config)),
@@ -45,8 +78,16 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Co
                  absl::StrCat("loaded=", report.loaded, " interrupted=", report.interrupted,
                               " dropped=", report.dropped_unregistered, " quarantined=", report.quarantined.size())});
 
-  // A session that ends (process exit, bad message, admin) releases its unacknowledged registrations.
-  h.sessions_.AddRevokeObserver([engine = h.engine_.get()](const Session& s) { engine->OnClientDisconnected(s.id); });
+  h.rate_limiter_ = std::make_unique<SessionRateLimiter>(
+      embedder.clock, h.config_.rate_limit, [log = &h.log_](const std::string& line) {
+        log->Append({0, absl::Time(), "", 0, "Rate limited", "", line});
+      });
+  // A session that ends (process exit, bad message, admin) releases its unacknowledged registrations and its
+  // rate-limit bucket.
+  h.sessions_.AddRevokeObserver([engine = h.engine_.get(), limiter = h.rate_limiter_.get()](const Session& s) {
+    engine->OnClientDisconnected(s.id);
+    limiter->Forget(s.id);
+  });
 
   h.one_shot_ = std::make_unique<OneShotBackgroundSyncServiceImpl>(
       h.engine_.get(), &h.sessions_, &h.bad_messages_,
@@ -56,7 +97,8 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Co
           log->Append({0, absl::Time(), session.origin.Serialize(), sw, "Registration failed", tag,
                        std::string(SyncErrorName(GetSyncError(result)))});
         }
-      });
+      },
+      h.rate_limiter_.get());
   h.periodic_ = std::make_unique<PeriodicBackgroundSyncServiceImpl>(
       h.engine_.get(), &h.sessions_, &h.bad_messages_,
       [log = &h.log_](const Session& session, int64_t sw, const std::string& tag, const absl::Status& result) {
@@ -65,13 +107,12 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Co
           log->Append({0, absl::Time(), session.origin.Serialize(), sw, "Registration failed", tag,
                        std::string(SyncErrorName(GetSyncError(result)))});
         }
-      });
+      },
+      h.rate_limiter_.get());
   unlink(h.config_.socket_path.c_str());
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + h.config_.socket_path, grpc::InsecureServerCredentials());
-  builder.SetMaxReceiveMessageSize(h.config_.max_message_bytes);
-  builder.SetMaxSendMessageSize(h.config_.max_message_bytes);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, h.config_.max_concurrent_streams);
+  ApplyLimits(h.config_, builder);
   builder.RegisterService(h.one_shot_.get());
   builder.RegisterService(h.periodic_.get());
   builder.RegisterService(h.worker_host_.get());
@@ -84,6 +125,7 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Co
 BackgroundSyncHost::~BackgroundSyncHost() {
   // 1. End the workers' streams and abort their events (they fire again at the next start).
   // 2. Stop the engine: Registers already writing finish and are answered OK; later ones are answered SHUT_DOWN.
+  //    Answer the refusals the rate limiter holds back.
   // 3. Shut the server down with a short grace for those answers to reach the wire. gRPC 1.51 waits for the whole
   //    deadline while any client connection stays open, so the grace is kept short; every call that matters has
   //    been answered by then.
@@ -91,6 +133,9 @@ BackgroundSyncHost::~BackgroundSyncHost() {
     worker_host_->Shutdown();
   if (engine_)
     engine_->Shutdown();
+  // Refused calls held back by the rate limiter are answered now, before their server goes.
+  if (rate_limiter_)
+    rate_limiter_->StopDelaying();
   if (server_)
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   log_.Close();

@@ -33,6 +33,7 @@
 #include "services/background_sync/one_shot_background_sync_service_impl.h"
 #include "services/background_sync/periodic_background_sync_service_impl.h"
 #include "services/background_sync/service_worker_host_impl.h"
+#include "services/background_sync/session_rate_limiter.h"
 #include "services/background_sync/session_registry.h"
 
 namespace grpc {
@@ -49,9 +50,37 @@ class BackgroundSyncHost {
     BackgroundSyncParameters parameters;
     WorkerHostOptions worker_options;
     int max_worker_processes = 8;
-    // gRPC limits for untrusted peers (reliability.md P5).
+
+    // Limits for untrusted peers (reliability.md P5; documented in public/README.md, "Limits"). Every gRPC default
+    // that matters is overridden here.
+    // The largest message received or sent; a larger one fails with RESOURCE_EXHAUSTED before any handler runs.
     int max_message_bytes = 64 * 1024;
+    // HTTP/2 streams (calls) open at once per connection, advertised in SETTINGS: gRPC clients queue beyond it;
+    // a peer that opens more anyway has its connection dropped by gRPC.
     int max_concurrent_streams = 64;
+    // The largest metadata (header list) a call may carry; the session header needs ~80 bytes.
+    int max_metadata_bytes = 8 * 1024;
+    // Keepalive: the browser pings a connection after this long without traffic, also one without calls, and
+    // closes it when the ping is not acknowledged within the timeout (a hung peer holding a connection).
+    absl::Duration keepalive_time = absl::Seconds(60);
+    absl::Duration keepalive_timeout = absl::Seconds(20);
+    // A peer may ping at most this often without sending data; after max_ping_strikes more frequent pings the
+    // connection is closed (GOAWAY ENHANCE_YOUR_CALM "too_many_pings").
+    absl::Duration min_client_ping_interval = absl::Seconds(10);
+    int max_ping_strikes = 2;
+    // A connection with no call for this long is closed (GOAWAY); a client reconnects on its next call.
+    absl::Duration max_connection_idle = absl::Minutes(5);
+    // A connection must complete its handshake within this long.
+    absl::Duration handshake_timeout = absl::Seconds(10);
+    // grpc::ResourceQuota of the server: memory for its buffers (under pressure gRPC shrinks them, then cancels
+    // streams with RESOURCE_EXHAUSTED) and threads for synchronous handlers.
+    size_t max_grpc_memory_bytes = 64 * 1024 * 1024;
+    int max_grpc_threads = 16;
+    // Per-session rate limit of the renderer-facing services (Register, DidResolveRegistration, GetRegistrations,
+    // Unregister): beyond it a call fails with RESOURCE_EXHAUSTED, after rate_limit.refusal_delay, and is counted.
+    // calls_per_second 0: no limit.
+    // The worker protocol is not limited (a worker only answers events the browser sent).
+    RateLimit rate_limit;
   };
   struct Embedder {
     Clock* clock = nullptr;
@@ -80,6 +109,8 @@ class BackgroundSyncHost {
   SyncEventDispatcher& dispatcher() { return *dispatcher_; }
   WorkerProcessHost& worker_processes() { return *worker_processes_; }
   BadMessageReporter& bad_messages() { return bad_messages_; }
+  // Calls refused by the per-session rate limit: rate_limiter().refused().
+  SessionRateLimiter& rate_limiter() { return *rate_limiter_; }
   EventLog& log() { return log_; }
   const std::string& socket_path() const { return config_.socket_path; }
 
@@ -95,6 +126,7 @@ class BackgroundSyncHost {
   SessionRegistry sessions_;
   ProcessLauncher* const launcher_;
   BadMessageReporter bad_messages_;
+  std::unique_ptr<SessionRateLimiter> rate_limiter_;
   std::unique_ptr<WorkerProcessHost> worker_processes_;
   std::unique_ptr<ServiceWorkerHostImpl> worker_host_;
   std::unique_ptr<LoggingEventDispatcher> dispatcher_;

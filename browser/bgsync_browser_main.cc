@@ -4,7 +4,8 @@
 //                       [--retry-delay SECONDS] [--retry-factor N] [--max-attempts N] [--event-timeout SECONDS]
 //                       [--worker-idle-timeout SECONDS] [--max-workers N] [--max-events-per-worker N]
 //                       [--periodic-min-interval SECONDS] [--periodic-batch-interval SECONDS]
-//                       [--periodic-max-attempts N]
+//                       [--periodic-max-attempts N] [--rate-limit CALLS_PER_SECOND] [--rate-burst N]
+//                       [--worker-deadline-grace SECONDS]
 // The profile (default $XDG_DATA_HOME/bgsync/Default, else ~/.local/share/bgsync/Default) holds the LevelDB
 // stores: BackgroundSync (registrations), ServiceWorkers, BackgroundServices (DevTools recording), Permissions and
 // SiteEngagement (both set through the admin endpoint). Each run makes a private runtime directory (0700) with
@@ -33,6 +34,7 @@
 #include "browser/process/renderer_process_host.h"
 #include "browser/service_worker/service_worker_registry.h"
 #include "components/background_sync/leveldb_storage_backend.h"
+#include "components/background_sync/sync_registration_store.h"
 #include "components/background_sync/system_clock.h"
 #include "grpcpp/grpcpp.h"
 
@@ -48,6 +50,8 @@ struct Flags {
   absl::Duration worker_idle_timeout = absl::Seconds(30);
   int max_workers = 8;
   int max_events_per_worker = 16;
+  RateLimit rate_limit;
+  absl::Duration worker_deadline_grace = WorkerHostOptions().deadline_grace;
 };
 
 void Usage() {
@@ -57,7 +61,8 @@ void Usage() {
                "                      [--event-timeout SECONDS] [--worker-idle-timeout SECONDS]\n"
                "                      [--max-workers N] [--max-events-per-worker N]\n"
                "                      [--periodic-min-interval SECONDS] [--periodic-batch-interval SECONDS]\n"
-               "                      [--periodic-max-attempts N]\n");
+               "                      [--periodic-max-attempts N] [--rate-limit CALLS_PER_SECOND] [--rate-burst N]\n"
+               "                      [--worker-deadline-grace SECONDS]\n");
 }
 
 bool ParseFlags(int argc, char** argv, Flags& flags) {
@@ -93,6 +98,12 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       flags.parameters.min_periodic_sync_batch_interval = absl::Seconds(number);
     } else if (arg == "--periodic-max-attempts" && value(number) && number >= 1) {
       flags.parameters.max_periodic_sync_attempts = static_cast<int>(number);
+    } else if (arg == "--rate-limit" && value(number)) {
+      flags.rate_limit.calls_per_second = number;  // 0: no per-session rate limit
+    } else if (arg == "--rate-burst" && value(number) && number >= 1) {
+      flags.rate_limit.burst = number;
+    } else if (arg == "--worker-deadline-grace" && value(number)) {
+      flags.worker_deadline_grace = absl::Seconds(number);
     } else {
       return false;
     }
@@ -129,14 +140,24 @@ int Run(const Flags& flags) {
   if (error)
     return Fail(absl::StrCat("cannot create profile ", flags.profile, ": ", error.message()));
 
-  // One browser per profile: LevelDB's lock on the store refuses a second one.
-  absl::StatusOr<std::unique_ptr<LevelDbStorageBackend>> sync_store =
-      LevelDbStorageBackend::Open(flags.profile + "/BackgroundSync");
+  // One browser per profile: LevelDB's lock on the store refuses a second one. A damaged store is repaired on a
+  // copy or kept aside, never deleted (reliability.md P7).
+  absl::StatusOr<LevelDbStorageBackend::OpenResult> sync_store =
+      LevelDbStorageBackend::OpenWithRecovery(flags.profile + "/BackgroundSync", {});
   if (!sync_store.ok()) {
     if (sync_store.status().code() == absl::StatusCode::kFailedPrecondition) {
       return Fail(absl::StrCat("the profile ", flags.profile, " is in use by another bgsync_browser"));
     }
     return Fail(std::string(sync_store.status().message()));
+  }
+  const LevelDbStorageBackend::OpenOutcome sync_store_outcome = sync_store->outcome;
+  const std::string sync_store_line = sync_store->Describe();
+  if (sync_store_outcome != LevelDbStorageBackend::OpenOutcome::kServed)
+    std::fprintf(stderr, "bgsync_browser: %s\n", sync_store_line.c_str());
+  if (sync_store_outcome == LevelDbStorageBackend::OpenOutcome::kRepaired) {
+    absl::StatusOr<bool> restored = SyncRegistrationStore::RestoreSchemaVersionAfterRepair(*sync_store->backend);
+    if (!restored.ok())
+      return Fail(absl::StrCat("repairing ", flags.profile, "/BackgroundSync: ", restored.status().message()));
   }
   absl::StatusOr<std::unique_ptr<LevelDbStorageBackend>> sw_store =
       LevelDbStorageBackend::Open(flags.profile + "/ServiceWorkers");
@@ -198,13 +219,15 @@ int Run(const Flags& flags) {
   config.worker_options.idle_timeout = flags.worker_idle_timeout;
   config.worker_options.max_events_per_worker = flags.max_events_per_worker;
   config.max_worker_processes = flags.max_workers;
+  config.rate_limit = flags.rate_limit;
+  config.worker_options.deadline_grace = flags.worker_deadline_grace;
   BackgroundSyncHost::Embedder embedder;
   embedder.clock = &clock;
   embedder.network = &connectivity;
   embedder.permissions = permissions->get();
   embedder.registry = registry;
   embedder.launcher = &launcher;
-  embedder.storage = *std::move(sync_store);
+  embedder.storage = std::move(sync_store->backend);
   embedder.engagement = engagement->get();
   embedder.observer = recorder->get();
   embedder.worker_spec = [registry](int64_t id) -> absl::StatusOr<WorkerSpec> {
@@ -219,6 +242,8 @@ int Run(const Flags& flags) {
   if (!host.ok())
     return Fail(std::string(host.status().message()));
   (*host)->log().set_echo(flags.echo_log);
+  if (sync_store_outcome != LevelDbStorageBackend::OpenOutcome::kServed)
+    (*host)->log().Append({0, absl::Time(), "", 0, "Sync store recovered", "", sync_store_line});
   sessions_for_windows = &(*host)->sessions();
   host_for_callbacks = host->get();
   (*engagement)->SetChangeObserver([h = host->get()](const Origin& origin) {

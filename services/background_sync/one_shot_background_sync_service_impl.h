@@ -20,8 +20,9 @@ class OneShotBackgroundSyncServiceImpl final : public mojom::OneShotBackgroundSy
   OneShotBackgroundSyncServiceImpl(BackgroundSyncEngine* engine,
                                    SessionRegistry* sessions,
                                    BadMessageReporter* bad_messages,
-                                   RegisterObserver on_register = nullptr)
-      : calls_(engine, sessions, bad_messages, SyncType::kOneShot, std::move(on_register)) {}
+                                   RegisterObserver on_register = nullptr,
+                                   SessionRateLimiter* rate_limiter = nullptr)
+      : calls_(engine, sessions, bad_messages, rate_limiter, SyncType::kOneShot, std::move(on_register)) {}
 
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
                                      const mojom::RegisterRequest* request,

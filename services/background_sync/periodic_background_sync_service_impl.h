@@ -13,8 +13,9 @@ namespace bgsync {
 // Every call is authenticated by its "bgsync-session" metadata (UNAUTHENTICATED without a live session) and the
 // origin is the session's, never the message's. Input no honest renderer sends (a service-worker registration id
 // <= 0, a tag that is not well-formed UTF-8, a negative min_interval_ms) is reported to the BadMessageReporter,
-// which revokes the session and kills a launched process; the call fails with INVALID_ARGUMENT. Everything the
-// engine refuses comes back as the reply's BackgroundSyncError, with gRPC status OK.
+// which revokes the session and kills a launched process; the call fails with INVALID_ARGUMENT. A session over its
+// rate limit gets RESOURCE_EXHAUSTED. Everything the engine refuses comes back as the reply's BackgroundSyncError,
+// with gRPC status OK.
 //
 // Thread-safety: gRPC calls it from its threads; it keeps no state of its own. Every reaction finishes from the
 // engine's callback, never blocking a gRPC thread. The pointers are not owned and must outlive the server.
@@ -26,8 +27,9 @@ class PeriodicBackgroundSyncServiceImpl final : public mojom::PeriodicBackground
   PeriodicBackgroundSyncServiceImpl(BackgroundSyncEngine* engine,
                                     SessionRegistry* sessions,
                                     BadMessageReporter* bad_messages,
-                                    RegisterObserver on_register = nullptr)
-      : calls_(engine, sessions, bad_messages, SyncType::kPeriodic, std::move(on_register)) {}
+                                    RegisterObserver on_register = nullptr,
+                                    SessionRateLimiter* rate_limiter = nullptr)
+      : calls_(engine, sessions, bad_messages, rate_limiter, SyncType::kPeriodic, std::move(on_register)) {}
 
   // Replies with the registration as stored (tag and min_interval_ms echoed) or the engine's error.
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,

@@ -147,6 +147,8 @@ void ServiceWorkerHostImpl::Shutdown() {
     shutting_down_ = true;
     for (auto& [id, worker] : workers_) {
       FailAllLocked(worker, SyncEventOutcome::kAborted, completions);
+      if (worker.stop_timer)
+        clock_->Cancel(worker.stop_timer);
       if (worker.stream)
         worker.stream->Close(grpc::Status::OK);
     }
@@ -183,12 +185,15 @@ void ServiceWorkerHostImpl::OnReady(Stream* stream, const Session& session) {
   const int64_t id = session.service_worker_registration_id;
   std::vector<mojom::BrowserMessage> to_send;
   bool duplicate = false;
+  bool unwanted = false;
   TimerId cancel = 0;
   {
     absl::MutexLock lock(&mu_);
     Worker& worker = workers_[id];
     if (worker.stream != nullptr) {
       duplicate = true;
+    } else if (worker.stopping) {
+      unwanted = true;  // the process being stopped connected before the stop reached it
     } else {
       worker.stream = stream;
       worker.starting = false;
@@ -205,6 +210,10 @@ void ServiceWorkerHostImpl::OnReady(Stream* stream, const Session& session) {
     clock_->Cancel(cancel);
   if (duplicate)
     stream->Reject("a second WorkerReady for the same service worker");
+  if (unwanted) {
+    stream->Close(grpc::Status(grpc::StatusCode::CANCELLED, "the worker is being stopped"));
+    launcher_->StopWorker(id);
+  }
 }
 
 void ServiceWorkerHostImpl::OnResult(Stream* stream, const Session& session, const mojom::SyncEventResult& result) {
@@ -246,10 +255,7 @@ void ServiceWorkerHostImpl::OnResult(Stream* stream, const Session& session, con
         if (AnyWaitingForSlotLocked()) {
           // Another service worker waits for a process slot: hand this one's over now, not after the idle time.
           stop_self = true;
-          stream->Close(grpc::Status::OK);
-          if (worker->second.idle_timer)
-            clock_->Cancel(worker->second.idle_timer);
-          workers_.erase(worker);
+          BeginStopLocked(id, worker->second, grpc::Status::OK);
         } else {
           ArmIdleTimerLocked(id, worker->second);
         }
@@ -279,20 +285,29 @@ void ServiceWorkerHostImpl::OnStreamClosed(Stream* stream, int64_t id) {
     auto worker = workers_.find(id);
     if (worker == workers_.end() || worker->second.stream != stream)
       return;
-    // The worker went away: whatever it was doing failed (the engine retries).
+    // The worker went away: whatever it was doing failed (the engine retries). Its process, if it still runs, is
+    // of no use without its stream: it is stopped, and a later event gets a new one once it has exited. The stream
+    // is ending by itself (this is its own callback): it is detached, not closed.
     FailAllLocked(worker->second, SyncEventOutcome::kWorkerCrashed, completions);
-    workers_.erase(worker);
+    worker->second.stream = nullptr;
+    BeginStopLocked(id, worker->second, grpc::Status::OK);
   }
+  launcher_->StopWorker(id);
   for (auto& [done, outcome] : completions)
     done(outcome);
 }
 
 void ServiceWorkerHostImpl::OnWorkerProcessGone(int64_t id) {
   std::vector<Completion> completions;
+  bool start = false;
   {
     absl::MutexLock lock(&mu_);
     auto worker = workers_.find(id);
-    if (worker != workers_.end() && !worker->second.waiting_for_slot) {
+    if (worker != workers_.end() && worker->second.stopping) {
+      // The exit the host asked for: events queued meanwhile get a new process.
+      start = FinishStopLocked(id, worker->second);
+    } else if (worker != workers_.end() && !worker->second.waiting_for_slot) {
+      // It crashed (or failed to start).
       Stream* stream = worker->second.stream;
       FailAllLocked(worker->second, SyncEventOutcome::kWorkerCrashed, completions);
       workers_.erase(worker);
@@ -302,6 +317,8 @@ void ServiceWorkerHostImpl::OnWorkerProcessGone(int64_t id) {
   }
   for (auto& [done, outcome] : completions)
     done(outcome);
+  if (start)
+    StartWorker(id);
   // Its process slot is free: a worker waiting for one may start.
   StartWaitingWorker();
 }
@@ -332,7 +349,7 @@ void ServiceWorkerHostImpl::DispatchSyncEvent(const SyncEventRequest& request,
         PumpLocked(id, worker, to_send);
         for (mojom::BrowserMessage& message : to_send)
           worker.stream->Send(std::move(message));
-      } else if (!worker.starting && !worker.waiting_for_slot) {
+      } else if (!worker.starting && !worker.waiting_for_slot && !worker.stopping) {
         worker.starting = true;
         start = true;
         worker.start_timer = PostGuarded(clock_->Now() + options_.start_timeout, [this, id] { OnStartTimeout(id); });
@@ -367,10 +384,7 @@ void ServiceWorkerHostImpl::StartWorker(int64_t id) {
       for (auto& [other_id, other] : workers_) {
         if (other.stream && other.in_flight.empty() && other.queued.empty()) {
           evict = other_id;
-          other.stream->Close(grpc::Status::OK);
-          if (other.idle_timer)
-            clock_->Cancel(other.idle_timer);
-          workers_.erase(other_id);
+          BeginStopLocked(other_id, other, grpc::Status::OK);
           break;
         }
       }
@@ -406,6 +420,10 @@ void ServiceWorkerHostImpl::StartWaitingWorker() {
 
 void ServiceWorkerHostImpl::PumpLocked(int64_t id, Worker& worker, std::vector<mojom::BrowserMessage>& to_send) {
   const absl::Time now = clock_->Now();
+  for (const auto& [event_id, event] : worker.in_flight) {
+    if (event.request.deadline <= now)
+      return;  // overran a deadline: it is about to be stopped, unless it answers after all
+  }
   while (!worker.queued.empty() && static_cast<int>(worker.in_flight.size()) < options_.max_events_per_worker) {
     PendingEvent event = std::move(worker.queued.front());
     worker.queued.pop_front();
@@ -462,11 +480,11 @@ void ServiceWorkerHostImpl::OnStartTimeout(int64_t id) {
   {
     absl::MutexLock lock(&mu_);
     auto worker = workers_.find(id);
-    if (worker == workers_.end() || worker->second.stream)
+    if (worker == workers_.end() || worker->second.stream || worker->second.stopping)
       return;
     worker->second.start_timer = 0;
     FailAllLocked(worker->second, SyncEventOutcome::kDispatchFailed, completions);
-    workers_.erase(worker);
+    BeginStopLocked(id, worker->second, grpc::Status::OK);
   }
   launcher_->StopWorker(id);
   for (auto& [done, outcome] : completions)
@@ -477,7 +495,6 @@ void ServiceWorkerHostImpl::OnDeadlinePassed(int64_t id, uint64_t event_id) {
   // The worker overran the deadline and the grace: stop it. Its events fail (the engine has already counted
   // this one as timed out and ignores the late outcome).
   std::vector<Completion> completions;
-  Stream* stream = nullptr;
   {
     absl::MutexLock lock(&mu_);
     auto worker = workers_.find(id);
@@ -486,11 +503,14 @@ void ServiceWorkerHostImpl::OnDeadlinePassed(int64_t id, uint64_t event_id) {
     auto it = worker->second.in_flight.find(event_id);
     completions.emplace_back(std::move(it->second.done), SyncEventOutcome::kTimedOut);
     worker->second.in_flight.erase(it);
-    stream = worker->second.stream;
-    FailAllLocked(worker->second, SyncEventOutcome::kAborted, completions);
-    workers_.erase(worker);
-    if (stream)
-      stream->Close(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "sync event deadline passed"));
+    // Its other events in flight end with the process; queued ones (never sent) wait for its successor.
+    for (auto& [other_id, other] : worker->second.in_flight) {
+      clock_->Cancel(other.grace_timer);
+      completions.emplace_back(std::move(other.done), SyncEventOutcome::kAborted);
+    }
+    worker->second.in_flight.clear();
+    BeginStopLocked(id, worker->second,
+                    grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "sync event deadline passed"));
   }
   launcher_->StopWorker(id);
   for (auto& [done, outcome] : completions)
@@ -501,14 +521,58 @@ void ServiceWorkerHostImpl::OnIdle(int64_t id) {
   {
     absl::MutexLock lock(&mu_);
     auto worker = workers_.find(id);
-    if (worker == workers_.end() || !worker->second.in_flight.empty() || !worker->second.queued.empty())
+    if (worker == workers_.end() || worker->second.stopping || !worker->second.in_flight.empty() ||
+        !worker->second.queued.empty()) {
       return;
+    }
     worker->second.idle_timer = 0;
-    if (worker->second.stream)
-      worker->second.stream->Close(grpc::Status::OK);
-    workers_.erase(worker);
+    BeginStopLocked(id, worker->second, grpc::Status::OK);
   }
   launcher_->StopWorker(id);
+}
+
+void ServiceWorkerHostImpl::BeginStopLocked(int64_t id, Worker& worker, grpc::Status status) {
+  if (worker.stream) {
+    worker.stream->Close(std::move(status));
+    worker.stream = nullptr;
+  }
+  for (TimerId* timer : {&worker.idle_timer, &worker.start_timer, &worker.stop_timer}) {
+    if (*timer)
+      clock_->Cancel(*timer);
+    *timer = 0;
+  }
+  worker.starting = false;
+  worker.stopping = true;
+  worker.stop_timer = PostGuarded(clock_->Now() + options_.start_timeout, [this, id] { OnStopTimeout(id); });
+}
+
+bool ServiceWorkerHostImpl::FinishStopLocked(int64_t id, Worker& worker) {
+  if (worker.stop_timer)
+    clock_->Cancel(worker.stop_timer);
+  worker.stop_timer = 0;
+  worker.stopping = false;
+  if (worker.queued.empty()) {
+    workers_.erase(id);
+    return false;
+  }
+  worker.starting = true;
+  worker.start_timer = PostGuarded(clock_->Now() + options_.start_timeout, [this, id] { OnStartTimeout(id); });
+  return true;
+}
+
+void ServiceWorkerHostImpl::OnStopTimeout(int64_t id) {
+  // The exit was never reported: go on as if it had been.
+  bool start = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto worker = workers_.find(id);
+    if (worker == workers_.end() || !worker->second.stopping)
+      return;
+    worker->second.stop_timer = 0;
+    start = FinishStopLocked(id, worker->second);
+  }
+  if (start)
+    StartWorker(id);
 }
 
 std::vector<int64_t> ServiceWorkerHostImpl::ConnectedWorkers() {

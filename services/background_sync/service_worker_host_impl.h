@@ -33,7 +33,8 @@ class WorkerLauncher {
 };
 
 struct WorkerHostOptions {
-  // A worker that has not said WorkerReady this long after it was asked to start fails its queued events.
+  // A worker that has not said WorkerReady this long after it was asked to start fails its queued events. Also how
+  // long a stopped worker's exit is awaited before its successor starts anyway.
   absl::Duration start_timeout = absl::Seconds(10);
   // After an event's deadline the worker gets this long before it is stopped (its late answer is ignored).
   absl::Duration deadline_grace = absl::Seconds(5);
@@ -61,7 +62,8 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   // SyncEventDispatcher.
   void DispatchSyncEvent(const SyncEventRequest& event, absl::AnyInvocable<void(SyncEventOutcome)> done) override;
 
-  // The worker process of `sw_registration_id` exited (or was never started): its events fail at once.
+  // The worker process of `sw_registration_id` exited (or was never started). If it crashed, its events fail at
+  // once; if the host had stopped it, events queued since start a new process.
   void OnWorkerProcessGone(int64_t sw_registration_id);
 
   // Ends every worker stream (the workers exit) and aborts their events; later events are aborted at once.
@@ -84,8 +86,12 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
     Stream* stream = nullptr;  // set once the worker said WorkerReady
     bool starting = false;
     bool waiting_for_slot = false;  // every worker-process slot was taken; starts when one frees up
+    // Its process is being stopped (idle, overdue, misbehaving, or its stream ended). The launcher runs one process
+    // per service-worker registration, so events that arrive meanwhile wait for the exit, then get a new process.
+    bool stopping = false;
     TimerId start_timer = 0;
     TimerId idle_timer = 0;
+    TimerId stop_timer = 0;                                 // gives up waiting for a stopping process's exit
     std::deque<PendingEvent> queued;                        // not sent yet
     absl::flat_hash_map<uint64_t, PendingEvent> in_flight;  // sent, unanswered
   };
@@ -96,13 +102,20 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   void OnResult(Stream* stream, const Session& session, const mojom::SyncEventResult& result);
   void OnStreamClosed(Stream* stream, int64_t sw_registration_id);
 
-  // Sends queued events while the worker has room. Returns the messages to write (outside the lock).
+  // Sends queued events while the worker has room and no event past its deadline (a worker that overran one is
+  // about to be stopped: later events wait for its successor). Returns the messages to write (outside the lock).
   void PumpLocked(int64_t id, Worker& worker, std::vector<mojom::BrowserMessage>& to_send)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fails every event of `worker` with `outcome` and forgets it.
   void FailAllLocked(Worker& worker, SyncEventOutcome outcome, std::vector<Completion>& completions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ArmIdleTimerLocked(int64_t id, Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Detaches the worker's stream (ending it with `status`) and marks it stopping; the caller asks the launcher to
+  // stop the process, outside the lock. In-flight events must have been settled already; queued ones stay.
+  void BeginStopLocked(int64_t id, Worker& worker, grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stopping worker's process is gone: forgets the worker, or, if events were queued meanwhile, marks it
+  // starting. Returns whether the caller must start it (outside the lock). Erases `worker` when it returns false.
+  bool FinishStopLocked(int64_t id, Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AnyWaitingForSlotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Asks the launcher for the worker of `id`; on a full house it waits for a slot (evicting an idle worker).
   void StartWorker(int64_t id);
@@ -111,6 +124,7 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   void OnStartTimeout(int64_t id);
   void OnDeadlinePassed(int64_t id, uint64_t event_id);
   void OnIdle(int64_t id);
+  void OnStopTimeout(int64_t id);
   TimerId PostGuarded(absl::Time when, absl::AnyInvocable<void()> task);
 
   Clock* const clock_;

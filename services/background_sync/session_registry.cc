@@ -61,6 +61,11 @@ std::optional<Session> SessionRegistry::Authenticate(absl::string_view token) {
   return it->second;
 }
 
+bool SessionRegistry::IsLive(uint64_t session_id) {
+  absl::MutexLock lock(&mu_);
+  return token_of_.contains(session_id);
+}
+
 void SessionRegistry::Revoke(uint64_t session_id) {
   Session session;
   std::vector<std::function<void(const Session&)>> observers;

@@ -61,6 +61,9 @@ class SessionRegistry {
   // The live session of `token`, or nullopt (unknown or revoked).
   std::optional<Session> Authenticate(absl::string_view token);
 
+  // True while the session `session_id` has not been revoked.
+  bool IsLive(uint64_t session_id);
+
   // Ends the session: its token stops working and observers are told (once). Unknown ids are ignored.
   void Revoke(uint64_t session_id);
   // Ends every session of process `pid` (it exited).

@@ -46,6 +46,9 @@ AdmittedCall SyncServiceCalls::Admit(grpc::CallbackServerContext* context, std::
   } else if (bad_input) {
     call.reactor->Finish(ToGrpc(bad_messages_->Report(*call.session, *bad_input)));
     call.session.reset();
+  } else if (rate_limiter_ && !rate_limiter_->TryAcquire(*call.session)) {
+    rate_limiter_->Refuse(call.reactor);
+    call.session.reset();
   }
   return call;
 }
@@ -69,6 +72,10 @@ grpc::ServerUnaryReactor* SyncServiceCalls::Register(grpc::CallbackServerContext
                                          min_interval_ms = request.options().min_interval_ms()](absl::Status status) {
     if (on_register_)
       on_register_(session, sw, tag, status);
+    // The session may have ended while the Register waited for its turn, after its disconnection was handled:
+    // the acknowledgement the registration now waits for can never come. Release it as the disconnection would.
+    if (status.ok() && type_ == SyncType::kOneShot && !sessions_->IsLive(session.id))
+      engine_->OnClientDisconnected(session.id);
     if (status.ok()) {
       mojom::SyncRegistrationOptions* registration = reply->mutable_registration();
       registration->set_tag(tag);

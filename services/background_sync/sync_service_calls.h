@@ -15,6 +15,7 @@
 #include "grpcpp/support/server_callback.h"
 #include "public/mojom/background_sync.pb.h"
 #include "services/background_sync/bad_message_reporter.h"
+#include "services/background_sync/session_rate_limiter.h"
 #include "services/background_sync/session_registry.h"
 
 namespace bgsync {
@@ -39,17 +40,19 @@ struct AdmittedCall {
 // The shared handling of the calls of one renderer-facing service, for the registrations of one SyncType.
 //
 // Thread-safety: constant after construction; gRPC may call it from any number of threads. The pointers are not
-// owned and must outlive the server.
+// owned and must outlive the server; `rate_limiter` may be null (no limit).
 class SyncServiceCalls {
  public:
   SyncServiceCalls(BackgroundSyncEngine* engine,
                    SessionRegistry* sessions,
                    BadMessageReporter* bad_messages,
+                   SessionRateLimiter* rate_limiter,
                    SyncType type,
                    SyncRegisterObserver on_register)
       : engine_(engine),
         sessions_(sessions),
         bad_messages_(bad_messages),
+        rate_limiter_(rate_limiter),
         type_(type),
         on_register_(std::move(on_register)) {}
 
@@ -57,13 +60,15 @@ class SyncServiceCalls {
 
   // Takes the call's default reactor and finishes it at once, with UNAUTHENTICATED when the call's
   // "bgsync-session" metadata names no live session, else with INVALID_ARGUMENT when `bad_input` is set (after
-  // reporting it to the BadMessageReporter, which revokes the session and kills a launched process). Otherwise
-  // returns the session with the reactor unfinished.
+  // reporting it to the BadMessageReporter, which revokes the session and kills a launched process), else with
+  // RESOURCE_EXHAUSTED when the session is over its rate limit. Otherwise returns the session with the reactor
+  // unfinished.
   AdmittedCall Admit(grpc::CallbackServerContext* context, std::optional<std::string> bad_input) const;
 
   // Register for this type. Bad messages: those of CheckRegistrationKey, a one-shot request with a min_interval_ms
   // other than 0, a periodic request with a negative one. Replies with the registration as stored (tag and
-  // min_interval_ms) or the engine's error, with gRPC status OK; the observer is told first.
+  // min_interval_ms) or the engine's error, with gRPC status OK; the observer is told first. A one-shot
+  // registration whose session ended while the Register ran is released at once (it waits for no acknowledgement).
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
                                      const mojom::RegisterRequest& request,
                                      mojom::RegisterReply* reply) const;
@@ -78,6 +83,7 @@ class SyncServiceCalls {
   BackgroundSyncEngine* const engine_;
   SessionRegistry* const sessions_;
   BadMessageReporter* const bad_messages_;
+  SessionRateLimiter* const rate_limiter_;
   const SyncType type_;
   const SyncRegisterObserver on_register_;
 };

@@ -48,7 +48,11 @@ bool AdminAnswers(const std::string& runtime) {
 }  // namespace
 
 std::vector<std::string> BrowserParameters::ToBrowserFlags() const {
-  return {"--retry-delay",
+  // Cases fill quotas from one page at full speed: no per-session rate limit (it has tests of its own,
+  // test/renderer_flood_test.cc and test/grpc_limits_test.cc).
+  return {"--rate-limit",
+          "0",
+          "--retry-delay",
           Seconds(retry_delay),
           "--retry-factor",
           absl::StrCat(retry_factor),
