@@ -529,11 +529,14 @@ void BackgroundSyncEngine::Unregister(const Origin& origin,
     if (absl::Status status = CheckServiceWorker(origin, sw_registration_id); !status.ok())
       return answer(status);
     RegistrationKey key{sw_registration_id, SyncType::kPeriodic, std::move(tag)};
+    bool registered;
     {
       absl::MutexLock lock(&mu_);
-      if (registrations_.find(key) == registrations_.end())
-        return answer(absl::OkStatus());
+      registered = registrations_.count(key) != 0;
     }
+    // Answered outside mu_: the callback may call back into the engine.
+    if (!registered)
+      return answer(absl::OkStatus());
     CommitChanges({{key, std::nullopt}}, WriteDurability(),
                   [this, key, origin, answer = std::move(answer)](absl::Status status) mutable {
                     if (status.ok())

@@ -1,6 +1,7 @@
 // Periodic Background Sync in the engine (spec.md, periodic section): scheduling from the anchor, the origin and
 // batch minimums, coalescing, engagement, retries, restarts, permissions, and the observer events and counters.
 // Everything runs on the fake clock: timers fire only when a test advances it.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -167,6 +168,21 @@ TEST_F(EnginePeriodicTest, UnregisterStopsItAndAlwaysSucceeds) {
   EXPECT_EQ(dispatcher_.count(), 0u);
   EXPECT_THAT(*GetTags(kSw, SyncType::kPeriodic), IsEmpty());
   ExpectMemoryEqualsDisk();
+}
+
+// Found by sync_service_fuzzer: the answer for an unknown tag was given while the engine held its lock, so a
+// callback that reads the engine (as a gRPC reactor finishing inline may) deadlocked.
+TEST_F(EnginePeriodicTest, UnregisterAnswersOutsideTheEngineLock) {
+  ASSERT_TRUE(RegisterPeriodic("news", absl::Hours(12)).ok());
+  for (const char* tag : {"never-registered", "news"}) {
+    std::optional<size_t> seen;
+    engine().Unregister(origin_, kSw, tag, [&](absl::Status status) {
+      EXPECT_TRUE(status.ok()) << status;
+      seen = engine().GetAllRegistrations().size();
+    });
+    ASSERT_TRUE(seen.has_value()) << tag;
+  }
+  EXPECT_FALSE(FindPeriodic("news"));
 }
 
 TEST_F(EnginePeriodicTest, UnregisterAnswersWhenAnAsynchronousWriteCompletes) {

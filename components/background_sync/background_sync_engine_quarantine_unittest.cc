@@ -2,6 +2,7 @@
 // load and reported in the load report, the rest loads, and the record stays on disk as it was — also when the same
 // service worker registers the same tag again.
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -91,6 +92,20 @@ TEST_F(EngineQuarantineTest, EachKindOfGarbageBehindAValidKeyIsSkippedReportedAn
        [](const Make& make) { return make([](Record& r) { r.set_max_attempts(0); }); }, "out of range"},
       {"negative interruptions", one_shot("negative-interruptions"),
        [](const Make& make) { return make([](Record& r) { r.set_consecutive_interruptions(-1); }); }, "out of range"},
+      // Found by engine_load_fuzzer: a firing record with INT32_MAX interruptions overflowed the restart count.
+      {"interruptions at INT32_MAX", one_shot("endless-interruptions"),
+       [](const Make& make) {
+         return make([](Record& r) {
+           r.set_state(Record::FIRING);
+           r.set_consecutive_interruptions(std::numeric_limits<int32_t>::max());
+         });
+       },
+       "out of range"},
+      {"attempts allowed at INT32_MAX", one_shot("endless-attempts"),
+       [](const Make& make) {
+         return make([](Record& r) { r.set_max_attempts(std::numeric_limits<int32_t>::max()); });
+       },
+       "out of range"},
       {"unknown state", one_shot("unknown-state"),
        [](const Make& make) { return make([](Record& r) { r.set_state(static_cast<Record::State>(9)); }); },
        "unknown state"},

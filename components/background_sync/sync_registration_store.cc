@@ -138,8 +138,12 @@ absl::StatusOr<SyncRegistration> SyncRegistrationStore::DecodeRecord(const std::
     return Corrupt("unknown state");
   }
   r.state = static_cast<SyncState>(record.state());
-  if (record.max_attempts() < 1 || record.num_attempts() < 0 || record.num_attempts() >= record.max_attempts() ||
-      record.consecutive_interruptions() < 0 || record.min_interval_ms() < 0) {
+  // The engine never stores counters anywhere near kMaxStoredCounter; the bound keeps its sums of them (attempts
+  // plus interruptions) far from overflow when a damaged record says otherwise.
+  constexpr int32_t kMaxStoredCounter = 1 << 20;
+  if (record.max_attempts() < 1 || record.max_attempts() > kMaxStoredCounter || record.num_attempts() < 0 ||
+      record.num_attempts() >= record.max_attempts() || record.consecutive_interruptions() < 0 ||
+      record.consecutive_interruptions() > kMaxStoredCounter || record.min_interval_ms() < 0) {
     return Corrupt("counter out of range");
   }
   if (r.key.type == SyncType::kOneShot && record.min_interval_ms() != 0)
