@@ -113,12 +113,23 @@ absl::Status BackgroundSyncEngine::Load() {
         r.num_attempts += r.consecutive_interruptions;
         r.consecutive_interruptions = 0;
         r.last_failure = SyncEventOutcome::kAborted;
-        if (r.num_attempts >= r.max_attempts) {
+        if (r.num_attempts < r.max_attempts) {
+          r.state = SyncState::kWaiting;
+          r.next_attempt_time = NextAttemptTime(parameters_, now, r.num_attempts);
+        } else if (r.key.type == SyncType::kOneShot) {
           SyncRegistrationStore::AddDelete(r.key, fixups);
           continue;
+        } else {
+          // Out of attempts, a periodic registration waits for its next interval: failures never remove it.
+          // The anchor is the interrupted event's start; the origin's gap is as OriginGap() computes it.
+          r.state = SyncState::kPending;
+          r.num_attempts = 0;
+          const int penalty = EngagementPenalty(engagement_->GetEngagementLevel(r.origin));
+          const absl::Duration gap = parameters_.min_periodic_sync_events_interval * (penalty == 0 ? 3 : penalty);
+          if (r.anchor_time == absl::InfinitePast())
+            r.anchor_time = now;
+          r.next_attempt_time = std::min(r.anchor_time + PeriodicDelay(r.min_interval, gap), LatestStorableTime());
         }
-        r.state = SyncState::kWaiting;
-        r.next_attempt_time = NextAttemptTime(parameters_, now, r.num_attempts);
       } else {
         r.state = SyncState::kPending;
       }

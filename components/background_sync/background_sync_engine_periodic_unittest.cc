@@ -381,6 +381,35 @@ TEST_F(EnginePeriodicTest, AnEventInterruptedByACrashFiresAgainWithoutCountingTh
   EXPECT_EQ(r->state, SyncState::kPending);
 }
 
+// Found by sync_engine_fuzzer: the poison-pill bound (three interruptions in a row spend three attempts) deleted
+// a periodic registration whose attempts that exhausted. Failures never remove a periodic registration: it waits
+// for its next interval, counted from the interrupted event's start.
+TEST_F(EnginePeriodicTest, ThreeInterruptionsThatExhaustItsAttemptsWaitForTheNextInterval) {
+  ASSERT_EQ(parameters_.max_consecutive_interruptions, 3);
+  ASSERT_EQ(parameters_.max_periodic_sync_attempts, 3);
+  ASSERT_TRUE(RegisterPeriodic("news", absl::Hours(12)).ok());
+  clock_.Advance(absl::Hours(12));
+  ASSERT_EQ(dispatcher_.count(), 1u);
+  const absl::Time event_start = clock_.Now();
+  CrashAndRestartEngine();
+  CrashAndRestartEngine();
+  ASSERT_EQ(dispatcher_.count(), 3u);
+
+  CrashAndRestartEngine();
+  EXPECT_EQ(dispatcher_.count(), 3u) << "not fired again at start";
+  std::optional<SyncRegistration> r = FindPeriodic("news");
+  ASSERT_TRUE(r) << "a periodic registration is never removed by failures";
+  EXPECT_EQ(r->state, SyncState::kPending);
+  EXPECT_EQ(r->num_attempts, 0);
+  EXPECT_EQ(r->consecutive_interruptions, 0);
+  EXPECT_EQ(r->next_attempt_time, event_start + absl::Hours(12));
+  ExpectMemoryEqualsDisk();
+
+  clock_.Advance(r->next_attempt_time - clock_.Now());
+  ASSERT_EQ(dispatcher_.count(), 4u);
+  EXPECT_EQ(dispatcher_.requests()[3].tag, "news");
+}
+
 TEST_F(EnginePeriodicTest, PermissionRevokedRemovesTheRegistrationsForGood) {
   ASSERT_TRUE(RegisterPeriodic("news", absl::Hours(12)).ok());
   ASSERT_TRUE(RegisterPeriodic("mail", absl::Hours(24), kSecondSwOfOrigin).ok());

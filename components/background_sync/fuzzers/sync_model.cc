@@ -239,7 +239,9 @@ void SyncModel::OnRegisterAnswered(const Origin& origin,
 ClientId SyncModel::OnDidResolve(ClientId client, const RegistrationKey& key) {
   FUZZ_TRACE(absl::StrCat("client ", client, " acknowledges ", Describe(key)));
   KeyState* state = Find(key);
-  if (!state || state->awaiting != client || client == 0)
+  // The engine ignores an acknowledgement for a service worker that is gone (its registration lingers only until
+  // a failed delete is retried or the browser restarts).
+  if (!state || state->awaiting != client || client == 0 || OwnerOf(key.sw_registration_id) != state->origin)
     return 0;
   state->awaiting = 0;
   return client;
