@@ -54,9 +54,10 @@ BackgroundSyncHost::BackgroundSyncHost(Config config, Embedder& embedder)
 absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Config config, Embedder embedder) {
   std::unique_ptr<BackgroundSyncHost> host(new BackgroundSyncHost(std::move(config), embedder));
   BackgroundSyncHost& h = *host;
-  h.worker_processes_ = std::make_unique<WorkerProcessHost>(
-      WorkerProcessHost::Options{h.config_.socket_path, h.config_.max_worker_processes}, embedder.launcher,
-      &h.sessions_, embedder.worker_spec);
+  h.channels_ = std::make_unique<ServerChannelFactory>(&h.sessions_);
+  h.worker_processes_ =
+      std::make_unique<WorkerProcessHost>(WorkerProcessHost::Options{h.config_.max_worker_processes}, embedder.launcher,
+                                          &h.sessions_, h.channels_.get(), embedder.worker_spec);
   h.worker_host_ = std::make_unique<ServiceWorkerHostImpl>(embedder.clock, &h.sessions_, &h.bad_messages_,
                                                            h.worker_processes_.get(), h.config_.worker_options);
   h.worker_processes_->SetHost(h.worker_host_.get());
@@ -119,16 +120,20 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Co
   h.server_ = builder.BuildAndStart();
   if (!h.server_)
     return absl::UnavailableError("cannot serve on unix:" + h.config_.socket_path);
+  h.channels_->Serve(h.server_.get());
   return host;
 }
 
 BackgroundSyncHost::~BackgroundSyncHost() {
+  // 0. Launch no process any more: its channel would outlive the server.
   // 1. End the workers' streams and abort their events (they fire again at the next start).
   // 2. Stop the engine: Registers already writing finish and are answered OK; later ones are answered SHUT_DOWN.
   //    Answer the refusals the rate limiter holds back.
   // 3. Shut the server down with a short grace for those answers to reach the wire. gRPC 1.51 waits for the whole
   //    deadline while any client connection stays open, so the grace is kept short; every call that matters has
   //    been answered by then.
+  if (channels_)
+    channels_->Stop();
   if (worker_host_)
     worker_host_->Shutdown();
   if (engine_)

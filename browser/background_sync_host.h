@@ -8,7 +8,8 @@
 //   - PermissionController       "background-sync" permission and policy
 //   - ServiceWorkerRegistryView  its service-worker registrations and open windows
 //   - worker_spec                how to start a registration's worker process (origin + argv)
-//   - ProcessLauncher            spawning and killing processes
+//   - ProcessLauncher            spawning and killing processes (each with a private channel the host serves:
+//                                channels())
 //   - StorageBackend             where registrations live (LevelDbStorageBackend in the profile)
 //   - EngagementProvider         optional: site engagement, which spaces out periodic events (default: high)
 //   - BackgroundSyncObserver     optional: DevTools' events (the BackgroundServiceRecorder); every event also
@@ -28,6 +29,7 @@
 #include "browser/logging_event_dispatcher.h"
 #include "browser/process/process_launcher.h"
 #include "browser/process/worker_process_host.h"
+#include "browser/server_channel_factory.h"
 #include "components/background_sync/background_sync_engine.h"
 #include "services/background_sync/bad_message_reporter.h"
 #include "services/background_sync/one_shot_background_sync_service_impl.h"
@@ -45,7 +47,9 @@ namespace bgsync {
 class BackgroundSyncHost {
  public:
   struct Config {
-    // The unix socket renderers and workers dial. Its directory must be private to the user (0700).
+    // The unix socket that tools (bgsyncctl, tests, the conformance suite) dial with sessions an admin opened.
+    // Its directory must be private to the user (0700). Processes the browser launches never use it: each talks
+    // over a private channel (channels()).
     std::string socket_path;
     BackgroundSyncParameters parameters;
     WorkerHostOptions worker_options;
@@ -68,8 +72,11 @@ class BackgroundSyncHost {
     // connection is closed (GOAWAY ENHANCE_YOUR_CALM "too_many_pings").
     absl::Duration min_client_ping_interval = absl::Seconds(10);
     int max_ping_strikes = 2;
-    // A connection with no call for this long is closed (GOAWAY); a client reconnects on its next call.
-    absl::Duration max_connection_idle = absl::Minutes(5);
+    // A connection with no call for this long is closed (GOAWAY); a client of the socket reconnects on its next
+    // call. Off by default: gRPC applies it to every connection of the server, and the private channel of a
+    // launched process (a window idle for minutes) cannot be re-dialled; such a process would lose the browser.
+    // Idle connections on the socket cost little (keepalive still closes dead ones, the quota bounds buffers).
+    absl::Duration max_connection_idle = absl::InfiniteDuration();
     // A connection must complete its handshake within this long.
     absl::Duration handshake_timeout = absl::Seconds(10);
     // grpc::ResourceQuota of the server: memory for its buffers (under pressure gRPC shrinks them, then cancels
@@ -95,7 +102,8 @@ class BackgroundSyncHost {
   };
 
   // Loads the store, starts the engine and serves the renderer- and worker-facing services on
-  // config.socket_path. Errors: the engine's (storage) or the server's (socket) with a clear message.
+  // config.socket_path and on the channels of the processes it launches. Errors: the engine's (storage) or the
+  // server's (socket) with a clear message.
   static absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> Start(Config config, Embedder embedder);
 
   // Stops accepting calls, lets in-flight Registers finish (stored and answered), stops workers.
@@ -108,6 +116,10 @@ class BackgroundSyncHost {
   // events do, and logs the dispatch and its outcome. (The engine's own events are logged by its observer.)
   SyncEventDispatcher& dispatcher() { return *dispatcher_; }
   WorkerProcessHost& worker_processes() { return *worker_processes_; }
+  // Private channels for the processes the embedder launches as renderers (RendererProcessHost takes it): each
+  // is served by the host's server, and a session created with the channel's peer is accepted on it alone.
+  // Valid for the host's lifetime; CreateChannel fails once the host is shutting down.
+  ChildChannelFactory& channels() { return *channels_; }
   BadMessageReporter& bad_messages() { return bad_messages_; }
   // Calls refused by the per-session rate limit: rate_limiter().refused().
   SessionRateLimiter& rate_limiter() { return *rate_limiter_; }
@@ -126,6 +138,7 @@ class BackgroundSyncHost {
   SessionRegistry sessions_;
   ProcessLauncher* const launcher_;
   BadMessageReporter bad_messages_;
+  std::unique_ptr<ServerChannelFactory> channels_;  // serves on server_ once it has started
   std::unique_ptr<SessionRateLimiter> rate_limiter_;
   std::unique_ptr<WorkerProcessHost> worker_processes_;
   std::unique_ptr<ServiceWorkerHostImpl> worker_host_;

@@ -9,7 +9,8 @@
 // The profile (default $XDG_DATA_HOME/bgsync/Default, else ~/.local/share/bgsync/Default) holds the LevelDB
 // stores: BackgroundSync (registrations), ServiceWorkers, BackgroundServices (DevTools recording), Permissions and
 // SiteEngagement (both set through the admin endpoint). Each run makes a private runtime directory (0700) with
-// browser.sock (renderers, workers) and admin.sock (bgsyncctl), and writes its path to <profile>/RuntimeDirectory.
+// browser.sock (tools' renderer sessions; the renderers and workers it launches each talk over a private channel)
+// and admin.sock (bgsyncctl), and writes its path to <profile>/RuntimeDirectory.
 // SIGTERM/SIGINT: stop accepting, let in-flight Registers finish, exit 0.
 #include <signal.h>
 #include <sys/stat.h>
@@ -276,7 +277,7 @@ int Run(const Flags& flags) {
   }
 
   RendererProcessHost renderers(
-      {OwnDirectory() + "/bgsync_renderer_host", config.socket_path}, &launcher, &(*host)->sessions(),
+      {OwnDirectory() + "/bgsync_renderer_host"}, &launcher, &(*host)->sessions(), &(*host)->channels(),
       [h = host->get()](pid_t pid, const Origin& origin) {
         h->log().Append({0, absl::Time(), origin.Serialize(), 0, "Renderer exited", "", absl::StrCat("pid=", pid)});
       });

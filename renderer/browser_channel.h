@@ -27,9 +27,17 @@ inline constexpr char kSessionMetadataKey[] = "bgsync-session";
 // The largest message either side accepts (public/README.md, "Limits").
 inline constexpr int kMaxBrowserMessageBytes = 64 * 1024;
 
-// Returns a channel to "unix:" + bootstrap.socket_path with insecure credentials (the socket lives in a 0700
-// directory; the token authenticates the session), send and receive messages capped at 64 KiB, and no proxy.
-// Connects lazily: a browser that is not there shows up as UNAVAILABLE on the first call. Never null.
+// Returns a channel to the browser with insecure credentials, send and receive messages capped at 64 KiB:
+//   - over the inherited descriptor bootstrap.channel_fd when it is set (a process the browser launched: its
+//     session is accepted on that connection only). The channel takes the descriptor over (gRPC closes it) and
+//     cannot reconnect: once the browser closes the connection every call fails UNAVAILABLE. Call this once per
+//     descriptor. A background thread, started once per process, keeps gRPC reading the connection while the
+//     process makes no call, so that the browser's keepalive pings are answered (otherwise the browser drops an
+//     idle process's channel after its keepalive timeout).
+//   - else to "unix:" + bootstrap.socket_path (a session an admin opened for a tool; the socket lives in a 0700
+//     directory), with no proxy; it connects lazily and reconnects: a browser that is not there shows up as
+//     UNAVAILABLE on the first call.
+// Never null.
 std::shared_ptr<grpc::Channel> ConnectToBrowser(const SessionBootstrap& bootstrap);
 
 // Adds the "bgsync-session: <token>" metadata to `context`, which must not have started a call yet.

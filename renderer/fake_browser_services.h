@@ -27,6 +27,7 @@ struct ReceivedCall {
   int64_t service_worker_registration_id = 0;
   std::string tag;
   int64_t min_interval_ms = 0;
+  std::string peer;  // the connection it came on, as gRPC names it ("fd:<N>" on a channel from a descriptor)
 };
 
 // What the fakes of the two page-facing services share: every call is recorded (as ReceivedCall, with the
@@ -99,6 +100,7 @@ class FakePageService : public Service::CallbackService {
   // Records `call` and finishes the call with the configured status.
   grpc::ServerUnaryReactor* RecordAndAnswerLocked(grpc::CallbackServerContext* context, ReceivedCall call)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    call.peer = context->peer();
     calls_.push_back(std::move(call));
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(call_status_);

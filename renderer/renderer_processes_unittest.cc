@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "grpc/impl/codegen/grpc_types.h"
 #include "gtest/gtest.h"
 #include "renderer/fake_browser_services.h"
 #include "renderer/test_server.h"
@@ -29,8 +30,9 @@ extern char** environ;
 namespace bgsync {
 namespace {
 
-// The descriptor a child finds its bootstrap on.
+// The descriptors a child finds its bootstrap and its channel on (as the browser's launcher does).
 constexpr int kChildBootstrapFd = 3;
+constexpr int kChildChannelFd = 4;
 
 std::string BinaryDirectory() {
   char path[4096];
@@ -49,10 +51,23 @@ std::string BootstrapText(const SessionBootstrap& bootstrap, bool service_worker
   return text;
 }
 
-// A child process with pipes on its stdin and stdout and its bootstrap on an inherited descriptor.
+// As the browser's launcher writes it: the channel at kChildChannelFd, no socket.
+std::string ChannelBootstrapText(bool service_worker) {
+  std::string text =
+      absl::StrCat("channel_fd=", kChildChannelFd, "\ntoken=", kTestSessionToken, "\norigin=https://mail.example\n");
+  absl::StrAppend(&text, service_worker ? "client_type=service_worker\nservice_worker_registration_id=4\n"
+                                        : "client_type=window\n");
+  return text;
+}
+
+// A child process with pipes on its stdin and stdout, its bootstrap on an inherited descriptor and, when
+// `channel_fd` is set, that descriptor (which the caller still owns) as its channel at kChildChannelFd.
 class ChildProcess {
  public:
-  ChildProcess(const std::string& binary, const std::vector<std::string>& arguments, const std::string& bootstrap) {
+  ChildProcess(const std::string& binary,
+               const std::vector<std::string>& arguments,
+               const std::string& bootstrap,
+               int channel_fd = -1) {
     int to_child[2], from_child[2], bootstrap_pipe[2];
     if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0 || pipe2(bootstrap_pipe, O_CLOEXEC) != 0) {
       ADD_FAILURE() << "pipe2 failed";
@@ -67,6 +82,8 @@ class ChildProcess {
     posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&actions, bootstrap_pipe[0], kChildBootstrapFd);
+    if (channel_fd >= 0)
+      posix_spawn_file_actions_adddup2(&actions, channel_fd, kChildChannelFd);
 
     std::string path = BinaryDirectory() + "/" + binary;
     std::vector<std::string> argv_strings = {path};
@@ -323,6 +340,60 @@ TEST_F(RendererHostProcessTest, BadBootstrapOrArgumentFails) {
   EXPECT_TRUE(ExitedWith(bad_argument.Wait(), 2));
 }
 
+// The browser launches processes with a private channel instead of a socket: everything above works over it.
+TEST_F(RendererHostProcessTest, TalksOverItsInheritedChannel) {
+  const int channel = server_.ServeChannel();
+  ASSERT_GE(channel, 0);
+  ChildProcess host("bgsync_renderer_host", {}, ChannelBootstrapText(false), channel);
+  close(channel);
+  ASSERT_TRUE(host.started());
+  host.WriteLine("register 5 outbox");
+  EXPECT_EQ(host.ReadLine(), "ok");
+  host.WriteLine("periodic-tags 5");
+  EXPECT_EQ(host.ReadLine(), "tags");
+  host.WriteLine("exit");
+  EXPECT_TRUE(ExitedWith(host.Wait(), 0));
+  std::vector<ReceivedCall> calls = service_.calls();
+  calls.push_back(periodic_.calls().at(0));
+  ASSERT_EQ(calls.size(), 3u);  // Register, DidResolveRegistration, periodic GetRegistrations
+  for (const ReceivedCall& call : calls) {
+    EXPECT_EQ(call.tokens, std::vector<std::string>{kTestSessionToken}) << call.method;
+    EXPECT_TRUE(absl::StartsWith(call.peer, "fd:")) << call.method << " came from " << call.peer;
+  }
+}
+
+TEST_F(RendererHostProcessTest, AChannelDescriptorThatIsNotOpenFailsTheBootstrap) {
+  ChildProcess host("bgsync_renderer_host", {}, ChannelBootstrapText(false));  // nothing at kChildChannelFd
+  ASSERT_TRUE(host.started());
+  EXPECT_TRUE(ExitedWith(host.Wait(), 1));
+}
+
+// A channel from a descriptor cannot reconnect, and gRPC reads it only while someone polls: an idle renderer must
+// still answer the browser's keepalive pings, or the browser closes its only connection. Here the server pings
+// after 100 ms without traffic and gives up 100 ms later; the renderer stays idle for 1.5 s (seven keepalive
+// rounds) between two calls. The wait is the subject of the test, not a synchronisation.
+TEST(RendererHostKeepaliveTest, AnIdleRendererKeepsItsChannelThroughKeepalivePings) {
+  FakeSyncService service;
+  TestServer server({&service}, {{GRPC_ARG_KEEPALIVE_TIME_MS, 100},
+                                 {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 100},
+                                 {GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1},
+                                 {GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0}});
+  ASSERT_TRUE(server.started());
+  const int channel = server.ServeChannel();
+  ASSERT_GE(channel, 0);
+  ChildProcess host("bgsync_renderer_host", {}, ChannelBootstrapText(false), channel);
+  close(channel);
+  ASSERT_TRUE(host.started());
+  host.WriteLine("tags 5");
+  EXPECT_EQ(host.ReadLine(), "tags");
+  absl::SleepFor(absl::Milliseconds(1500));
+  host.WriteLine("tags 5");
+  EXPECT_EQ(host.ReadLine(), "tags") << "the browser dropped the idle renderer's channel";
+  host.WriteLine("exit");
+  EXPECT_TRUE(ExitedWith(host.Wait(), 0));
+  EXPECT_EQ(service.CountOf("GetRegistrations"), 2);
+}
+
 class TestWorkerProcessTest : public testing::Test {
  protected:
   void SetUp() override {
@@ -442,6 +513,20 @@ TEST_F(TestWorkerProcessTest, OutcomeHangNeverAnswersButExitsWhenTheStreamEnds) 
   stream->End(grpc::Status::OK);
   EXPECT_TRUE(ExitedWith(worker.Wait(), 0));
   EXPECT_EQ(stream->received().size(), 1u);
+}
+
+TEST_F(TestWorkerProcessTest, WorksOverItsInheritedChannel) {
+  const int channel = server_.ServeChannel();
+  ASSERT_GE(channel, 0);
+  ChildProcess worker("bgsync_test_worker", {"--log=" + log_path_}, ChannelBootstrapText(true), channel);
+  close(channel);
+  FakeWorkerStream* stream = StartWorker(worker);
+  ASSERT_NE(stream, nullptr);
+  stream->SendSyncEvent(1, "outbox", false, 60000);
+  EXPECT_EQ(ResultStatus(stream, 1, 1), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  stream->End(grpc::Status::OK);
+  EXPECT_TRUE(ExitedWith(worker.Wait(), 0));
+  EXPECT_EQ(Log(), "event outbox last_chance=0\n");
 }
 
 TEST_F(TestWorkerProcessTest, StreamErrorFailsTheWorker) {

@@ -1,9 +1,12 @@
 #include "renderer/session_bootstrap.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -23,6 +26,7 @@ absl::Status BadKey(absl::string_view key, absl::string_view why) {
 
 // The raw values, as found; each key at most once.
 struct RawBootstrap {
+  std::optional<std::string> channel_fd;
   std::optional<std::string> socket;
   std::optional<std::string> token;
   std::optional<std::string> origin;
@@ -30,6 +34,8 @@ struct RawBootstrap {
   std::optional<std::string> service_worker_registration_id;
 
   std::optional<std::string>* Find(absl::string_view key) {
+    if (key == "channel_fd")
+      return &channel_fd;
     if (key == "socket")
       return &socket;
     if (key == "token")
@@ -52,6 +58,21 @@ absl::StatusOr<SessionClientType> ParseClientType(absl::string_view text) {
   if (text == "service_worker")
     return SessionClientType::kServiceWorker;
   return BadKey("client_type", absl::StrCat("unknown client type \"", text, "\""));
+}
+
+// The inherited channel must be what the browser hands over: an open stream socket. Marked close-on-exec so that
+// it does not leak into this process's own children.
+absl::Status AdoptChannel(int fd) {
+  int type = 0;
+  socklen_t length = sizeof(type);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != SOCK_STREAM) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session bootstrap: channel_fd ", fd, " is not an open stream socket"));
+  }
+  const int flags = fcntl(fd, F_GETFD);
+  if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0)
+    return absl::FailedPreconditionError(absl::StrCat("session bootstrap: channel_fd ", fd, ": ", strerror(errno)));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -82,11 +103,22 @@ absl::StatusOr<SessionBootstrap> ParseSessionBootstrap(absl::string_view text) {
   }
 
   SessionBootstrap bootstrap;
-  if (!raw.socket)
-    return BadKey("socket", "missing");
-  if (raw.socket->empty())
-    return BadKey("socket", "empty");
-  bootstrap.socket_path = std::move(*raw.socket);
+  if (raw.channel_fd) {
+    // Digits only: SimpleAtoi would also take a sign or surrounding blanks.
+    int fd = -1;
+    if (raw.channel_fd->empty() || raw.channel_fd->find_first_not_of("0123456789") != std::string::npos ||
+        !absl::SimpleAtoi(*raw.channel_fd, &fd) || fd <= STDERR_FILENO) {
+      return BadKey("channel_fd", "not a descriptor number > 2");
+    }
+    bootstrap.channel_fd = fd;
+  }
+  if (raw.socket) {
+    if (raw.socket->empty())
+      return BadKey("socket", "empty");
+    bootstrap.socket_path = std::move(*raw.socket);
+  } else if (!raw.channel_fd) {
+    return BadKey("socket", "missing (and no channel_fd)");
+  }
 
   if (!raw.token)
     return BadKey("token", "missing");
@@ -154,7 +186,12 @@ absl::StatusOr<SessionBootstrap> ReadSessionBootstrap() {
     return absl::InvalidArgumentError(
         absl::StrCat(kBootstrapFdEnvironmentVariable, " is not a descriptor number: \"", value, "\""));
   }
-  return ReadSessionBootstrapFromFd(fd);
+  absl::StatusOr<SessionBootstrap> bootstrap = ReadSessionBootstrapFromFd(fd);
+  if (bootstrap.ok() && bootstrap->channel_fd >= 0) {
+    if (absl::Status adopted = AdoptChannel(bootstrap->channel_fd); !adopted.ok())
+      return adopted;
+  }
+  return bootstrap;
 }
 
 }  // namespace bgsync

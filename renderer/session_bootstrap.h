@@ -27,7 +27,12 @@ enum class SessionClientType {
 };
 
 struct SessionBootstrap {
-  // The browser's unix socket; dial "unix:" + socket_path. Never empty.
+  // The descriptor of this process's private channel to the browser (a connected stream socket the process
+  // inherited), or -1. A process the browser launches has one and must talk over it: its session is accepted on
+  // no other connection. ConnectToBrowser uses it when set.
+  int channel_fd = -1;
+  // The browser's unix socket, for sessions an admin opened for a tool; dial "unix:" + socket_path. Empty when
+  // the bootstrap has no socket line (a launched process's has none); never empty when channel_fd is -1.
   std::string socket_path;
   // The session token sent as the "bgsync-session" metadata of every call: 64 lower-case hex characters.
   std::string token;
@@ -39,11 +44,13 @@ struct SessionBootstrap {
 };
 
 // Parses the bootstrap text: `key=value` lines separated by '\n' (the value is everything after the first '=';
-// blank lines are skipped; unknown keys are ignored so the browser may add some). Required keys: socket, token,
-// origin, client_type, and service_worker_registration_id when client_type is service_worker.
+// blank lines are skipped; unknown keys are ignored so the browser may add some). Required keys: channel_fd or
+// socket (at least one), token, origin, client_type, and service_worker_registration_id when client_type is
+// service_worker.
 // Returns InvalidArgument, naming the key, for a missing or repeated key, a line without '=', an empty socket, a
-// token that is not 64 lower-case hex characters, an origin Origin::Parse rejects, an unknown client_type, or a
-// service_worker_registration_id that is not a decimal integer > 0.
+// channel_fd that is not a decimal descriptor number > 2 (0-2 are the standard streams), a token that is not 64
+// lower-case hex characters, an origin Origin::Parse rejects, an unknown client_type, or a
+// service_worker_registration_id that is not a decimal integer > 0. Does not look at the descriptor itself.
 absl::StatusOr<SessionBootstrap> ParseSessionBootstrap(absl::string_view text);
 
 // True if `token` has the form of a session token: exactly 64 characters of [0-9a-f].
@@ -53,8 +60,11 @@ bool IsWellFormedSessionToken(absl::string_view token);
 // read as an error status, OutOfRange if the text exceeds 64 KiB, or ParseSessionBootstrap's errors.
 absl::StatusOr<SessionBootstrap> ReadSessionBootstrapFromFd(int fd);
 
-// ReadSessionBootstrapFromFd on the descriptor named by $BGSYNC_BOOTSTRAP_FD. Returns FailedPrecondition if the
-// variable is unset, InvalidArgument if it is not a descriptor number.
+// ReadSessionBootstrapFromFd on the descriptor named by $BGSYNC_BOOTSTRAP_FD, then checks that the channel_fd it
+// names, if any, is an open stream socket, and marks it close-on-exec (so that the process's own children do not
+// inherit the channel). Returns FailedPrecondition if the variable is unset or the channel descriptor is not an
+// open stream socket (or cannot be marked), InvalidArgument if the variable is not a descriptor number, or
+// ReadSessionBootstrapFromFd's errors.
 absl::StatusOr<SessionBootstrap> ReadSessionBootstrap();
 
 }  // namespace bgsync

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
@@ -24,6 +25,12 @@ std::string ServiceWorkerText() {
   return absl::StrCat("socket=/tmp/bgsync-Ab12Cd/browser.sock\n", "token=", kToken, "\n",
                       "origin=https://mail.example:8443\n", "client_type=service_worker\n",
                       "service_worker_registration_id=17\n");
+}
+
+// What the browser hands a process it launches: the channel, no socket.
+std::string LaunchedText() {
+  return absl::StrCat("channel_fd=4\n", "token=", kToken, "\n", "origin=https://mail.example\n",
+                      "client_type=service_worker\n", "service_worker_registration_id=17\n");
 }
 
 // `text` with the line starting with `key=` removed.
@@ -122,6 +129,41 @@ TEST(SessionBootstrapTest, RejectsOtherMalformedInput) {
     EXPECT_EQ(ParseSessionBootstrap(text).status().code(), absl::StatusCode::kInvalidArgument) << text;
 }
 
+TEST(SessionBootstrapTest, ParsesALaunchedProcessChannelWithoutASocket) {
+  absl::StatusOr<SessionBootstrap> bootstrap = ParseSessionBootstrap(LaunchedText());
+  ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
+  EXPECT_EQ(bootstrap->channel_fd, 4);
+  EXPECT_EQ(bootstrap->socket_path, "");
+  EXPECT_EQ(bootstrap->token, kToken);
+  EXPECT_EQ(bootstrap->service_worker_registration_id, 17);
+}
+
+TEST(SessionBootstrapTest, ChannelIsOptionalAndMayComeWithASocket) {
+  absl::StatusOr<SessionBootstrap> socket_only = ParseSessionBootstrap(WindowText());
+  ASSERT_TRUE(socket_only.ok()) << socket_only.status();
+  EXPECT_EQ(socket_only->channel_fd, -1);
+  absl::StatusOr<SessionBootstrap> both = ParseSessionBootstrap("channel_fd=9\n" + WindowText());
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(both->channel_fd, 9);
+  EXPECT_EQ(both->socket_path, "/tmp/bgsync-Ab12Cd/browser.sock");
+}
+
+TEST(SessionBootstrapTest, RejectsBadChannelDescriptors) {
+  for (const char* value : {"", "0", "1", "2", "-4", "+4", " 4", "4 ", "four", "4x", "0x4", "99999999999"}) {
+    absl::StatusOr<SessionBootstrap> bootstrap = ParseSessionBootstrap(
+        absl::StrReplaceAll(LaunchedText(), {{"channel_fd=4", absl::StrCat("channel_fd=", value)}}));
+    EXPECT_EQ(bootstrap.status().code(), absl::StatusCode::kInvalidArgument) << "\"" << value << "\"";
+    EXPECT_NE(bootstrap.status().message().find("channel_fd"), absl::string_view::npos) << bootstrap.status();
+  }
+  EXPECT_EQ(ParseSessionBootstrap(LaunchedText() + "channel_fd=5\n").status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "repeated";
+  // Neither a channel nor a socket: nothing to connect to.
+  absl::StatusOr<SessionBootstrap> neither = ParseSessionBootstrap(Without(LaunchedText(), "channel_fd"));
+  EXPECT_EQ(neither.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(neither.status().message().find("socket"), absl::string_view::npos) << neither.status();
+}
+
 TEST(SessionBootstrapTest, TokenCheck) {
   EXPECT_TRUE(IsWellFormedSessionToken(kToken));
   EXPECT_FALSE(IsWellFormedSessionToken(std::string(64, 'A')));
@@ -166,6 +208,34 @@ TEST(SessionBootstrapTest, ReadsTheDescriptorNamedByTheEnvironment) {
   ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
   EXPECT_EQ(bootstrap->token, kToken);
   EXPECT_FALSE(IsOpen(fd));
+}
+
+// ReadSessionBootstrap checks the inherited channel: an open stream socket, then marked close-on-exec.
+TEST(SessionBootstrapTest, TheChannelNamedByTheEnvironmentMustBeAnOpenStreamSocket) {
+  int channel[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, channel), 0);
+  const std::string with_channel =
+      absl::StrReplaceAll(LaunchedText(), {{"channel_fd=4", absl::StrCat("channel_fd=", channel[1])}});
+  int fd = PipeWith(with_channel);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(setenv(kBootstrapFdEnvironmentVariable, std::to_string(fd).c_str(), 1), 0);
+  absl::StatusOr<SessionBootstrap> bootstrap = ReadSessionBootstrap();
+  ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
+  EXPECT_EQ(bootstrap->channel_fd, channel[1]);
+  EXPECT_TRUE(fcntl(channel[1], F_GETFD) & FD_CLOEXEC);
+
+  // A descriptor that is not open, and one that is not a socket.
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  close(channel[1]);
+  for (int not_a_channel : {channel[1], pipe_fds[0]}) {
+    fd = PipeWith(absl::StrReplaceAll(LaunchedText(), {{"channel_fd=4", absl::StrCat("channel_fd=", not_a_channel)}}));
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(setenv(kBootstrapFdEnvironmentVariable, std::to_string(fd).c_str(), 1), 0);
+    EXPECT_EQ(ReadSessionBootstrap().status().code(), absl::StatusCode::kFailedPrecondition) << not_a_channel;
+  }
+  unsetenv(kBootstrapFdEnvironmentVariable);
+  close(channel[0]), close(pipe_fds[0]), close(pipe_fds[1]);
 }
 
 TEST(SessionBootstrapTest, EnvironmentErrors) {

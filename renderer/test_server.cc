@@ -1,9 +1,12 @@
 #include "renderer/test_server.h"
 
+#include <fcntl.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/server_context.h>
+#include <grpcpp/server_posix.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "gtest/gtest.h"
@@ -11,7 +14,8 @@
 
 namespace bgsync {
 
-TestServer::TestServer(const std::vector<grpc::Service*>& services) {
+TestServer::TestServer(const std::vector<grpc::Service*>& services,
+                       const std::vector<std::pair<std::string, int>>& arguments) {
   // Under /tmp rather than $TMPDIR: a unix socket path must fit in 108 bytes.
   char directory[] = "/tmp/bgsync-renderer-test-XXXXXX";
   if (mkdtemp(directory) == nullptr) {
@@ -24,6 +28,8 @@ TestServer::TestServer(const std::vector<grpc::Service*>& services) {
   builder.AddListeningPort("unix:" + socket_path_, grpc::InsecureServerCredentials());
   for (grpc::Service* service : services)
     builder.RegisterService(service);
+  for (const auto& [name, value] : arguments)
+    builder.AddChannelArgument(name, value);
   server_ = builder.BuildAndStart();
   EXPECT_NE(server_, nullptr) << "the test server did not start on " << socket_path_;
 }
@@ -48,6 +54,25 @@ SessionBootstrap TestServer::Bootstrap() const {
 SessionBootstrap TestServer::UnreachableBootstrap() const {
   SessionBootstrap bootstrap = Bootstrap();
   bootstrap.socket_path = directory_ + "/nobody-listens.sock";
+  return bootstrap;
+}
+
+int TestServer::ServeChannel() {
+  int fds[2];
+  if (server_ == nullptr || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    ADD_FAILURE() << "cannot make a channel";
+    return -1;
+  }
+  // gRPC's end must not block, or the first call hangs.
+  EXPECT_EQ(fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK), 0);
+  grpc::AddInsecureChannelFromFd(server_.get(), fds[0]);
+  return fds[1];
+}
+
+SessionBootstrap TestServer::ChannelBootstrap(int channel_fd) const {
+  SessionBootstrap bootstrap;
+  bootstrap.channel_fd = channel_fd;
+  bootstrap.token = kTestSessionToken;
   return bootstrap;
 }
 

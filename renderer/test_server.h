@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -27,8 +28,10 @@ inline constexpr absl::Duration kTestTimeout = absl::Seconds(30);
 
 class TestServer {
  public:
-  // Serves `services` (not owned; they must outlive the server). Fails the test (fatally) if it cannot start.
-  explicit TestServer(const std::vector<grpc::Service*>& services);
+  // Serves `services` (not owned; they must outlive the server) with the integer channel `arguments` (e.g.
+  // keepalive settings). Fails the test (fatally) if it cannot start.
+  explicit TestServer(const std::vector<grpc::Service*>& services,
+                      const std::vector<std::pair<std::string, int>>& arguments = {});
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
   // Shuts the server down (cancelling calls in flight) and removes the socket and its directory.
@@ -41,6 +44,14 @@ class TestServer {
 
   // A bootstrap whose socket no one listens on.
   SessionBootstrap UnreachableBootstrap() const;
+
+  // As the browser does for a process it launches: a socketpair whose one end this server serves. Returns the
+  // other end (close-on-exec), which the caller owns: hand it to a child (then close it) or to
+  // ConnectToBrowser through ChannelBootstrap. -1, and a test failure, on error.
+  int ServeChannel();
+
+  // A window session with kTestSessionToken on the channel `channel_fd`, without a socket.
+  SessionBootstrap ChannelBootstrap(int channel_fd) const;
 
  private:
   std::string directory_;

@@ -339,8 +339,7 @@ TEST_F(HostileRendererTest, ForgedServiceWorkerIdsNeverReachAnotherOrigin) {
 }
 
 // Tokens: a revoked one (closed, punished, or from before a restart), 10,000 guessed ones and malformed ones are
-// refused (UNAUTHENTICATED) without touching any state; a token that escaped its process works on any connection
-// (the known gap this test reports, see below).
+// refused (UNAUTHENTICATED) without touching any state. (A token that escaped its process: see the next test.)
 TEST_F(HostileRendererTest, ImpersonationWithRevokedOrGuessedTokensIsRefused) {
   StartBrowser();
   const int64_t sw = InstallTestWorker(kMail);
@@ -410,12 +409,31 @@ TEST_F(HostileRendererTest, ImpersonationWithRevokedOrGuessedTokensIsRefused) {
       refused, kGuesses, malformed.size());
 }
 
+// The status a Connect stream on `channel` with the session token `token` ends with (the worker protocol).
+CallResult ConnectWith(const std::shared_ptr<grpc::Channel>& channel, const std::string& token) {
+  auto stub = mojom::ServiceWorkerHost::NewStub(channel);
+  grpc::ClientContext context;
+  context.AddMetadata(kSessionMetadataKey, token);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kGenerous));
+  auto stream = stub->Connect(&context);
+  mojom::WorkerMessage ready;
+  ready.mutable_ready();
+  stream->Write(ready);
+  stream->WritesDone();
+  mojom::BrowserMessage ignored;
+  while (stream->Read(&ignored)) {
+  }
+  grpc::Status status = stream->Finish();
+  return {status.error_code(), status.error_message(), ""};
+}
+
 // A token read from another process (here a worker that leaks its own; in real life one read from its bootstrap
-// descriptor or memory) used on a different connection. The browser serves every renderer and worker on one unix
-// socket, where gRPC cannot tell connections apart, so a session is a bearer token: it works on any connection
-// until its process exits. Binding sessions to connections needs a socketpair channel per launched process
-// (grpc::AddInsecureChannelFromFd; browser/process and renderer/, outside this test's reach). The test measures
-// what happens and reports the gap as a skip until that lands; it passes once the stolen token is refused.
+// descriptor or memory) used on a different connection. Every process the browser launches talks over a private
+// channel (a socketpair the browser serves) and its session is bound to it, so the stolen token is refused on
+// the shared socket by every method of both renderer-facing services and by the worker protocol, with exactly
+// the answer an unknown token gets (status code, message and reply bytes); each refusal is counted in
+// stolen_token_refusals and none is a bad message; the victim's registrations, its worker process and its
+// stream are untouched. Once the victim's process is gone the token is refused as unknown.
 TEST_F(HostileRendererTest, ATokenFromAnotherProcessOnAnotherConnection) {
   StartBrowser();
   const std::string log = dir_ + "/victim.log";
@@ -426,36 +444,75 @@ TEST_F(HostileRendererTest, ATokenFromAnotherProcessOnAnotherConnection) {
   std::string stolen;
   pid_t victim_pid = 0;
   ASSERT_TRUE(Eventually([&] {
-    for (const FaultWorkerLine& line : ReadFaultWorkerLog(log)) {
+    std::vector<FaultWorkerLine> lines = ReadFaultWorkerLog(log);
+    for (const FaultWorkerLine& line : lines) {
       if (line.kind == "token") {
         stolen = line.rest;
         victim_pid = line.pid;
       }
     }
-    return !stolen.empty();
+    // The victim's own calls work over its channel: its stream is up and its event has arrived.
+    return !stolen.empty() && !LinesOf(lines, "start").empty();
   }));
-  // The attacker: another origin's session, on a connection of its own, presenting the stolen token.
-  RendererSession attacker = OpenRendererSession(*admin_, kEvil);
-  CallResult read = Call(attacker, Method::kGetTags, sw, "", &stolen);
-  mojom::GetRegistrationsReply tags;
-  tags.ParseFromString(read.reply);
-  const bool accepted = read.code == grpc::StatusCode::OK && tags.has_registrations();
+  const std::string victim_before = RegistrationsOf(*admin_, kVictim);
+  const admin::BrowserStatus status_before = GetBrowserStatus(*admin_);
 
-  // Once the victim's process is gone its token is refused, whoever presents it.
+  // The attacker: another origin's session, on a connection of its own to the shared socket, presenting the
+  // stolen token and, for comparison, a random one.
+  RendererSession attacker = OpenRendererSession(*admin_, kEvil);
+  std::mt19937_64 random(5);
+  std::string unknown;
+  for (int i = 0; i < 4; ++i)
+    unknown += absl::StrCat(absl::Hex(random(), absl::kZeroPad16));
+  int attempts = 0, refused = 0, differing = 0;
+  std::string example;
+  auto compare = [&](const std::string& what, const CallResult& with_stolen, const CallResult& with_unknown) {
+    ++attempts;
+    refused += with_stolen.code == grpc::StatusCode::UNAUTHENTICATED ? 1 : 0;
+    if (!(with_stolen == with_unknown)) {
+      ++differing;
+      ADD_FAILURE() << what << ": stolen token " << with_stolen.Describe() << ", unknown token "
+                    << with_unknown.Describe();
+    }
+    if (example.empty())
+      example = with_stolen.Describe();
+  };
+  for (Method method : kMethods) {
+    compare(MethodName(method), Call(attacker, method, sw, "victim-secret", &stolen),
+            Call(attacker, method, sw, "victim-secret", &unknown));
+  }
+  compare("Connect", ConnectWith(attacker.channel, stolen), ConnectWith(attacker.channel, unknown));
+
+  const admin::BrowserStatus status_after = GetBrowserStatus(*admin_);
+  const int64_t counted = status_after.stolen_token_refusals() - status_before.stolen_token_refusals();
+  EXPECT_EQ(refused, attempts);
+  EXPECT_EQ(differing, 0);
+  EXPECT_EQ(counted, attempts) << "each stolen-token call counted once (the unknown ones not at all)";
+  EXPECT_EQ(status_after.bad_messages(), status_before.bad_messages()) << "a stolen token is not a bad message";
+  const bool victim_unchanged = RegistrationsOf(*admin_, kVictim) == victim_before;
+  EXPECT_TRUE(victim_unchanged);
+  const std::vector<int64_t> running(status_after.running_workers().begin(), status_after.running_workers().end());
+  EXPECT_EQ(running, std::vector<int64_t>{sw}) << "the victim's worker process still runs";
+  EXPECT_TRUE(LinesOf(ReadFaultWorkerLog(log), "stream-end").empty()) << "the victim's stream was ended";
+
+  // Once the victim's process is gone its token is refused, whoever presents it, and no longer counted as stolen.
   ExitWatcher watcher(victim_pid);
   ASSERT_EQ(kill(victim_pid, SIGKILL), 0);
   ASSERT_TRUE(watcher.Wait(kGenerous));
-  EXPECT_TRUE(Eventually(
-      [&] { return Call(attacker, Method::kGetTags, sw, "", &stolen).code == grpc::StatusCode::UNAUTHENTICATED; }));
+  EXPECT_TRUE(Eventually([&] {
+    const int64_t before = GetBrowserStatus(*admin_).stolen_token_refusals();
+    const CallResult result = Call(attacker, Method::kGetTags, sw, "", &stolen);
+    return result.code == grpc::StatusCode::UNAUTHENTICATED &&
+           GetBrowserStatus(*admin_).stolen_token_refusals() == before;
+  }));
   std::printf(
-      "figure: a token leaked from a worker process, used by another client on its own connection: %s "
-      "(%s); refused after the process exited\n",
-      accepted ? "ACCEPTED" : "refused", read.Describe().c_str());
-  if (accepted) {
-    GTEST_SKIP() << "P4 gap: sessions are bearer tokens on the shared unix socket; a stolen token read the "
-                    "victim's tags ("
-                 << tags.ShortDebugString() << ")";
-  }
+      "figure: a token leaked from a launched worker process, presented by another client on its own connection to "
+      "the shared socket: %d of %d calls (6 renderer-facing methods + Connect) refused, %d answers differing from "
+      "an unknown token's (%s), stolen_token_refusals +%lld, bad messages +%lld, victim registrations unchanged: "
+      "%s, victim worker and stream untouched; refused as unknown after the process exited\n",
+      refused, attempts, differing, example.c_str(), static_cast<long long>(counted),
+      static_cast<long long>(status_after.bad_messages() - status_before.bad_messages()),
+      victim_unchanged ? "yes" : "NO");
 }
 
 // Impossible input from a renderer process the browser launched: the call fails, the session is revoked, the

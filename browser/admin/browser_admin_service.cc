@@ -540,6 +540,7 @@ grpc::Status BrowserAdminService::GetStatus(grpc::ServerContext*, const admin::E
   static const char* const kModes[] = {"auto", "offline", "online"};
   reply->set_network_emulation(kModes[emulation_.load() % 3]);
   reply->set_bad_messages(parts_.host->bad_messages().count());
+  reply->set_stolen_token_refusals(parts_.host->sessions().stolen_token_refusals());
   reply->set_events_dispatched(parts_.host->engine().GetCounters().events_dispatched);
   for (const auto& [id, pid] : parts_.host->worker_processes().Running())
     reply->add_running_workers(id);

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -59,16 +60,41 @@ absl::StatusOr<pid_t> ProcessLauncher::Launch(const LaunchOptions& options, Exit
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipe_fds) != 0)
     return Errno("socketpair", errno);
 
+  // Each descriptor the child gets is first copied above every target number (close-on-exec, closed again
+  // below): a dup2 onto 0..kChannelFd can then never clobber a source a later dup2 still needs (the caller's
+  // channel may well be descriptor 3), and dup2 always clears close-on-exec on the target.
+  const std::pair<int, int> wanted[] = {{options.stdin_fd, 0},
+                                        {options.stdout_fd, 1},
+                                        {options.stderr_fd, 2},
+                                        {pipe_fds[0], kBootstrapFd},
+                                        {options.channel_fd, kChannelFd}};
+  std::vector<int> copies;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  if (options.stdin_fd >= 0)
-    posix_spawn_file_actions_adddup2(&actions, options.stdin_fd, 0);
-  if (options.stdout_fd >= 0)
-    posix_spawn_file_actions_adddup2(&actions, options.stdout_fd, 1);
-  if (options.stderr_fd >= 0)
-    posix_spawn_file_actions_adddup2(&actions, options.stderr_fd, 2);
-  // dup2 clears close-on-exec on the copy, so only this end of the pipe survives the exec.
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], kBootstrapFd);
+  int copy_error = 0;
+  for (const auto& [source, target] : wanted) {
+    if (source < 0)
+      continue;
+    int copy = fcntl(source, F_DUPFD_CLOEXEC, kChannelFd + 1);
+    if (copy < 0) {
+      copy_error = errno;
+      break;
+    }
+    copies.push_back(copy);
+    posix_spawn_file_actions_adddup2(&actions, copy, target);
+  }
+  auto close_copies = [&copies] {
+    for (int copy : copies)
+      close(copy);
+    copies.clear();
+  };
+  if (copy_error != 0) {
+    posix_spawn_file_actions_destroy(&actions);
+    close_copies();
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return Errno("fcntl F_DUPFD_CLOEXEC", copy_error);
+  }
 
   // A child must not inherit the browser's signal mask or handlers.
   posix_spawnattr_t attributes;
@@ -102,6 +128,7 @@ absl::StatusOr<pid_t> ProcessLauncher::Launch(const LaunchOptions& options, Exit
   int error = posix_spawnp(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
+  close_copies();
   close(pipe_fds[0]);
   if (error != 0) {
     close(pipe_fds[1]);

@@ -1,5 +1,5 @@
 // Launches child processes (posix_spawn) with a session handed over through an inherited descriptor, and
-// reports their exit.
+// optionally the child's end of its private channel to the browser on another, and reports their exit.
 #ifndef BROWSER_PROCESS_PROCESS_LAUNCHER_H_
 #define BROWSER_PROCESS_PROCESS_LAUNCHER_H_
 
@@ -20,6 +20,9 @@ namespace bgsync {
 
 // The descriptor number the bootstrap pipe has in the child; BGSYNC_BOOTSTRAP_FD names it (public/README.md).
 inline constexpr int kBootstrapFd = 3;
+// The descriptor number the child's channel to the browser has in the child, when it has one; its bootstrap
+// says so with "channel_fd=4" (public/README.md, "Transport and sessions").
+inline constexpr int kChannelFd = 4;
 
 struct LaunchOptions {
   std::vector<std::string> argv;       // argv[0] is the program (searched in PATH if it has no '/')
@@ -29,6 +32,9 @@ struct LaunchOptions {
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
+  // The child's end of its channel (a connected stream socket), which the child gets as kChannelFd; -1: none.
+  // Still owned by the caller, who closes it after Launch returns (the child has its own copy by then).
+  int channel_fd = -1;
 };
 
 // Thread-safety: every method may be called from any thread. Exit callbacks run on a reaper thread, one per
@@ -41,9 +47,10 @@ class ProcessLauncher {
   // SIGKILLs every child still running and waits for their reapers (their exit callbacks run).
   ~ProcessLauncher();
 
-  // Spawns the process. Its only inherited descriptors are 0-2 and the bootstrap pipe at kBootstrapFd.
+  // Spawns the process. Its only inherited descriptors are 0-2, the bootstrap pipe at kBootstrapFd and, when
+  // options.channel_fd is set, the channel at kChannelFd. No descriptor of the caller is closed or changed.
   // `on_exit` runs once when it exits. Errors: kInvalidArgument for an empty argv, kInternal with errno's text
-  // when the pipe or posix_spawn fails (e.g. the program does not exist).
+  // when the pipe, a descriptor copy or posix_spawn fails (e.g. the program does not exist).
   absl::StatusOr<pid_t> Launch(const LaunchOptions& options, ExitCallback on_exit);
 
   // Sends SIGKILL to a running child; children that have exited, and other pids, are ignored.

@@ -14,8 +14,13 @@ namespace bgsync {
 RendererProcessHost::RendererProcessHost(Options options,
                                          ProcessLauncher* launcher,
                                          SessionRegistry* sessions,
+                                         ChildChannelFactory* channels,
                                          std::function<void(pid_t, const Origin&)> on_exit)
-    : options_(std::move(options)), launcher_(launcher), sessions_(sessions), on_exit_(std::move(on_exit)) {}
+    : options_(std::move(options)),
+      launcher_(launcher),
+      sessions_(sessions),
+      channels_(channels),
+      on_exit_(std::move(on_exit)) {}
 
 RendererProcessHost::~RendererProcessHost() {
   guard_->Invalidate();
@@ -46,30 +51,40 @@ absl::StatusOr<RendererProcessHost::Opened> RendererProcessHost::Open(const Orig
     close(output);
     return absl::InternalError(absl::StrCat("socketpair: ", strerror(errno)));
   }
-  absl::StatusOr<SessionRegistry::Created> session = sessions_->Create(origin, type, 0, 0);
-  if (!session.ok()) {
+  absl::StatusOr<ChildChannelFactory::Channel> channel = channels_->CreateChannel();
+  if (!channel.ok()) {
     close(output), close(input[0]), close(input[1]);
+    return channel.status();
+  }
+  // Bound to the channel: the token is refused on any other connection.
+  absl::StatusOr<SessionRegistry::Created> session = sessions_->Create(origin, type, 0, 0, channel->peer);
+  if (!session.ok()) {
+    close(output), close(input[0]), close(input[1]), close(channel->child_fd);
     return session.status();
   }
 
   LaunchOptions launch;
   launch.argv = {options_.renderer_binary};
-  launch.bootstrap = absl::StrCat("socket=", options_.socket_path, "\ntoken=", session->token,
+  launch.bootstrap = absl::StrCat("channel_fd=", kChannelFd, "\ntoken=", session->token,
                                   "\norigin=", origin.Serialize(), "\nclient_type=", ClientTypeName(type), "\n");
   launch.stdin_fd = input[0];
   launch.stdout_fd = output;
   launch.stderr_fd = output;
+  launch.channel_fd = channel->child_fd;
   absl::StatusOr<pid_t> pid;
   {
     // Hold the lock across the launch so that a quick exit finds the renderer registered.
     absl::MutexLock lock(&mu_);
-    pid =
-        launcher_->Launch(launch, [this, guard = guard_](pid_t pid, int) { RunIfAlive(guard, [&] { OnExit(pid); }); });
+    pid = launcher_->Launch(launch, [this, guard = guard_, session_id = session->session.id](pid_t pid, int) {
+      RunIfAlive(guard, [&] { OnExit(pid, session_id); });
+    });
     if (pid.ok())
       renderers_[*pid] = Renderer{origin, -1};
   }
   close(input[0]);
   close(output);
+  // The child has its copy; without a child the browser sees the channel end.
+  close(channel->child_fd);
   if (!pid.ok()) {
     close(input[1]);
     sessions_->Revoke(session->session.id);
@@ -112,7 +127,7 @@ bool RendererProcessHost::Close(pid_t pid) {
   return true;
 }
 
-void RendererProcessHost::OnExit(pid_t pid) {
+void RendererProcessHost::OnExit(pid_t pid, uint64_t session_id) {
   Origin origin;
   {
     absl::MutexLock lock(&mu_);
@@ -124,7 +139,9 @@ void RendererProcessHost::OnExit(pid_t pid) {
       close(it->second.stdin_fd);
     renderers_.erase(it);
   }
-  // The window is gone: so is its session, and its unacknowledged registrations become fireable.
+  // The window is gone: so is its session, and its unacknowledged registrations become fireable. By id: the exit
+  // may come before Open recorded the pid in the session.
+  sessions_->Revoke(session_id);
   sessions_->RevokeProcess(pid);
   if (on_exit_)
     on_exit_(pid, origin);

@@ -1,5 +1,6 @@
-// Launches renderer processes for an origin as a top-level window or an iframe, each on its own session, and
-// ends the session when the process exits (its unacknowledged registrations then become fireable).
+// Launches renderer processes for an origin as a top-level window or an iframe, each on its own session bound to
+// its own channel, and ends the session when the process exits (its unacknowledged registrations then become
+// fireable).
 #ifndef BROWSER_PROCESS_RENDERER_PROCESS_HOST_H_
 #define BROWSER_PROCESS_RENDERER_PROCESS_HOST_H_
 
@@ -13,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "browser/process/child_channel_factory.h"
 #include "browser/process/process_launcher.h"
 #include "components/background_sync/lifetime_guard.h"
 #include "services/background_sync/session_registry.h"
@@ -24,24 +26,25 @@ class RendererProcessHost {
  public:
   struct Options {
     std::string renderer_binary;  // the renderer host program (bgsync_renderer_host)
-    std::string socket_path;      // the browser's socket, handed over in the bootstrap
   };
   struct Opened {
     pid_t pid = 0;
     uint64_t session_id = 0;
   };
 
-  // `on_exit` is told about every renderer that exits (for the event log); may be empty.
+  // Every renderer gets a channel of `channels` and a session bound to it. `on_exit` is told about every
+  // renderer that exits (for the event log); may be empty.
   RendererProcessHost(Options options,
                       ProcessLauncher* launcher,
                       SessionRegistry* sessions,
+                      ChildChannelFactory* channels,
                       std::function<void(pid_t, const Origin&)> on_exit = nullptr);
   ~RendererProcessHost();
 
   // Launches a renderer for `origin` as `type` (kWindow or kIframe). Its stdin gets `script` (one command per
   // line) and is then closed unless `keep_open`; its stdout and stderr append to `output_path` ("" = /dev/null).
   // Errors: kInvalidArgument for a service-worker type or an origin that is not potentially trustworthy; the
-  // launcher's or the file's error.
+  // channel factory's, the launcher's or the file's error.
   absl::StatusOr<Opened> Open(const Origin& origin,
                               ClientType type,
                               const std::vector<std::string>& script,
@@ -52,11 +55,12 @@ class RendererProcessHost {
   bool Close(pid_t pid);
 
  private:
-  void OnExit(pid_t pid);
+  void OnExit(pid_t pid, uint64_t session_id);
 
   const Options options_;
   ProcessLauncher* const launcher_;
   SessionRegistry* const sessions_;
+  ChildChannelFactory* const channels_;
   const std::function<void(pid_t, const Origin&)> on_exit_;
   // Exit callbacks run on the launcher's reaper threads, possibly after this is gone.
   const std::shared_ptr<LifetimeGuard> guard_ = std::make_shared<LifetimeGuard>();

@@ -1,5 +1,7 @@
 #include "browser/process/worker_process_host.h"
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace bgsync {
@@ -7,8 +9,13 @@ namespace bgsync {
 WorkerProcessHost::WorkerProcessHost(Options options,
                                      ProcessLauncher* launcher,
                                      SessionRegistry* sessions,
+                                     ChildChannelFactory* channels,
                                      std::function<absl::StatusOr<WorkerSpec>(int64_t)> lookup)
-    : options_(std::move(options)), launcher_(launcher), sessions_(sessions), lookup_(std::move(lookup)) {}
+    : options_(std::move(options)),
+      launcher_(launcher),
+      sessions_(sessions),
+      channels_(channels),
+      lookup_(std::move(lookup)) {}
 
 WorkerProcessHost::~WorkerProcessHost() {
   guard_->Invalidate();
@@ -32,31 +39,47 @@ absl::Status WorkerProcessHost::StartWorker(int64_t id) {
     }
     running_[id] = 0;  // starting: reserve the slot
   }
-  absl::StatusOr<SessionRegistry::Created> session =
-      sessions_->Create(spec->origin, ClientType::kServiceWorker, id, /*pid=*/0);
-  absl::StatusOr<pid_t> pid;
-  if (session.ok()) {
-    LaunchOptions launch;
-    launch.argv = spec->command;
-    launch.bootstrap =
-        absl::StrCat("socket=", options_.socket_path, "\ntoken=", session->token, "\norigin=", spec->origin.Serialize(),
-                     "\nclient_type=service_worker\nservice_worker_registration_id=", id, "\n");
-    pid = launcher_->Launch(
-        launch, [this, guard = guard_, id](pid_t pid, int) { RunIfAlive(guard, [&] { OnExit(id, pid); }); });
-  }
-  if (!session.ok() || !pid.ok()) {
-    if (session.ok())
-      sessions_->Revoke(session->session.id);
-    absl::MutexLock lock(&mu_);
-    running_.erase(id);
-    return session.ok() ? pid.status() : session.status();
-  }
-  sessions_->SetPid(session->session.id, *pid);
+  absl::StatusOr<pid_t> pid = Launch(id, *spec);
   absl::MutexLock lock(&mu_);
+  if (!pid.ok()) {
+    running_.erase(id);
+    return pid.status();
+  }
   // The process may already have exited (OnExit erased the slot); only record a live one.
   if (auto it = running_.find(id); it != running_.end() && it->second == 0)
     it->second = *pid;
   return absl::OkStatus();
+}
+
+absl::StatusOr<pid_t> WorkerProcessHost::Launch(int64_t id, const WorkerSpec& spec) {
+  absl::StatusOr<ChildChannelFactory::Channel> channel = channels_->CreateChannel();
+  if (!channel.ok())
+    return channel.status();
+  // Bound to the channel: the token is refused on any other connection.
+  absl::StatusOr<SessionRegistry::Created> session =
+      sessions_->Create(spec.origin, ClientType::kServiceWorker, id, /*pid=*/0, channel->peer);
+  if (!session.ok()) {
+    close(channel->child_fd);
+    return session.status();
+  }
+  LaunchOptions launch;
+  launch.argv = spec.command;
+  launch.bootstrap =
+      absl::StrCat("channel_fd=", kChannelFd, "\ntoken=", session->token, "\norigin=", spec.origin.Serialize(),
+                   "\nclient_type=service_worker\nservice_worker_registration_id=", id, "\n");
+  launch.channel_fd = channel->child_fd;
+  absl::StatusOr<pid_t> pid =
+      launcher_->Launch(launch, [this, guard = guard_, id, session_id = session->session.id](pid_t pid, int) {
+        RunIfAlive(guard, [&] { OnExit(id, pid, session_id); });
+      });
+  // The child has its copy; without a child the browser sees the channel end.
+  close(channel->child_fd);
+  if (!pid.ok()) {
+    sessions_->Revoke(session->session.id);
+    return pid.status();
+  }
+  sessions_->SetPid(session->session.id, *pid);
+  return pid;
 }
 
 void WorkerProcessHost::StopWorker(int64_t id) {
@@ -72,7 +95,7 @@ void WorkerProcessHost::StopWorker(int64_t id) {
     launcher_->Kill(pid);
 }
 
-void WorkerProcessHost::OnExit(int64_t id, pid_t pid) {
+void WorkerProcessHost::OnExit(int64_t id, pid_t pid, uint64_t session_id) {
   ServiceWorkerHostImpl* host;
   {
     absl::MutexLock lock(&mu_);
@@ -81,7 +104,9 @@ void WorkerProcessHost::OnExit(int64_t id, pid_t pid) {
       running_.erase(it);
     host = host_;
   }
-  // Its session dies with it, and so do its events in flight.
+  // Its session dies with it, and so do its events in flight. By id: the exit may come before StartWorker
+  // recorded the pid in the session.
+  sessions_->Revoke(session_id);
   sessions_->RevokeProcess(pid);
   if (host)
     host->OnWorkerProcessGone(id);

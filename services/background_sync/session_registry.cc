@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -25,7 +26,8 @@ absl::string_view ClientTypeName(ClientType type) {
 absl::StatusOr<SessionRegistry::Created> SessionRegistry::Create(const Origin& origin,
                                                                  ClientType type,
                                                                  int64_t service_worker_registration_id,
-                                                                 pid_t pid) {
+                                                                 pid_t pid,
+                                                                 std::string bound_peer) {
   char bytes[32];
   size_t filled = 0;
   while (filled < sizeof(bytes)) {
@@ -40,7 +42,7 @@ absl::StatusOr<SessionRegistry::Created> SessionRegistry::Create(const Origin& o
   Created created;
   created.token = absl::BytesToHexString(absl::string_view(bytes, sizeof(bytes)));
   absl::MutexLock lock(&mu_);
-  created.session = Session{next_id_++, origin, type, service_worker_registration_id, pid};
+  created.session = Session{next_id_++, origin, type, service_worker_registration_id, pid, std::move(bound_peer)};
   by_token_[created.token] = created.session;
   token_of_[created.session.id] = created.token;
   return created;
@@ -53,12 +55,21 @@ void SessionRegistry::SetPid(uint64_t session_id, pid_t pid) {
     by_token_[it->second].pid = pid;
 }
 
-std::optional<Session> SessionRegistry::Authenticate(absl::string_view token) {
+std::optional<Session> SessionRegistry::Authenticate(absl::string_view token, absl::string_view peer) {
   absl::MutexLock lock(&mu_);
   auto it = by_token_.find(token);
   if (it == by_token_.end())
     return std::nullopt;
+  if (!it->second.bound_peer.empty() && it->second.bound_peer != peer) {
+    ++stolen_token_refusals_;
+    return std::nullopt;
+  }
   return it->second;
+}
+
+int64_t SessionRegistry::stolen_token_refusals() {
+  absl::MutexLock lock(&mu_);
+  return stolen_token_refusals_;
 }
 
 bool SessionRegistry::IsLive(uint64_t session_id) {
@@ -89,6 +100,21 @@ void SessionRegistry::RevokeProcess(pid_t pid) {
     absl::MutexLock lock(&mu_);
     for (const auto& [token, session] : by_token_) {
       if (session.pid == pid)
+        ids.push_back(session.id);
+    }
+  }
+  for (uint64_t id : ids)
+    Revoke(id);
+}
+
+void SessionRegistry::RevokeBoundTo(absl::string_view peer) {
+  if (peer.empty())
+    return;
+  std::vector<uint64_t> ids;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [token, session] : by_token_) {
+      if (session.bound_peer == peer)
         ids.push_back(session.id);
     }
   }

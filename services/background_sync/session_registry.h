@@ -4,6 +4,10 @@
 // binds an unguessable token to (origin, client type, service-worker registration). Calls carry the token in
 // the "bgsync-session" metadata header; the services read the caller's identity from here and never from a
 // message. Revoking a session makes its token useless at once.
+//
+// The session of a launched process is also bound to that process's own channel (a socketpair the browser
+// serves): its token is accepted only on that connection, so a token that escapes its process is worthless
+// elsewhere. Sessions an admin opens for tools are not bound: a bearer token on the shared socket.
 #ifndef SERVICES_BACKGROUND_SYNC_SESSION_REGISTRY_H_
 #define SERVICES_BACKGROUND_SYNC_SESSION_REGISTRY_H_
 
@@ -34,6 +38,9 @@ struct Session {
   ClientType type = ClientType::kWindow;
   int64_t service_worker_registration_id = 0;  // kServiceWorker only
   pid_t pid = 0;                               // the launched process, or 0 for a session opened for a tool
+  // The one connection the token is accepted on, as gRPC names the peer of a call on it (ServerContext::peer(),
+  // "fd:<N>" for a channel served from descriptor N); empty for an unbound session (any connection).
+  std::string bound_peer;
 };
 
 // The metadata header that carries the token.
@@ -47,19 +54,29 @@ class SessionRegistry {
     std::string token;  // 64 lower-case hex characters
   };
 
-  // Mints a token (256 bits from getrandom) for a new session. Errors: kInternal if the kernel's random source
+  // Mints a token (256 bits from getrandom) for a new session. A non-empty `bound_peer` binds the session to
+  // the connection gRPC names so (see Session::bound_peer); the caller must make sure no live session is bound
+  // to an older connection of the same name (RevokeBoundTo). Errors: kInternal if the kernel's random source
   // fails.
   absl::StatusOr<Created> Create(const Origin& origin,
                                  ClientType type,
                                  int64_t service_worker_registration_id,
-                                 pid_t pid);
+                                 pid_t pid,
+                                 std::string bound_peer = "");
 
   // Records the process a session was created for, once it has been spawned (the token must exist before the
   // spawn, to be handed over). Unknown ids are ignored.
   void SetPid(uint64_t session_id, pid_t pid);
 
-  // The live session of `token`, or nullopt (unknown or revoked).
-  std::optional<Session> Authenticate(absl::string_view token);
+  // The live session of `token` for a call from the connection `peer` (the call's ServerContext::peer()), or
+  // nullopt: the token is unknown or revoked, or its session is bound to another connection. The last case is
+  // indistinguishable to the caller and counted in stolen_token_refusals(). The default "" names no connection:
+  // only unbound sessions authenticate with it.
+  std::optional<Session> Authenticate(absl::string_view token, absl::string_view peer = "");
+
+  // How many Authenticate calls were refused because a live session's token came from a connection other than
+  // the one it is bound to, since this registry was made.
+  int64_t stolen_token_refusals();
 
   // True while the session `session_id` has not been revoked.
   bool IsLive(uint64_t session_id);
@@ -68,6 +85,9 @@ class SessionRegistry {
   void Revoke(uint64_t session_id);
   // Ends every session of process `pid` (it exited).
   void RevokeProcess(pid_t pid);
+  // Ends every session bound to `peer` (its connection is gone, e.g. because the peer's name is being given to a
+  // new connection). An empty `peer` is ignored.
+  void RevokeBoundTo(absl::string_view peer);
 
   // Called with every session that ends, after its token has stopped working.
   void AddRevokeObserver(std::function<void(const Session&)> observer);
@@ -82,6 +102,7 @@ class SessionRegistry {
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<std::string, Session> by_token_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::string> token_of_ ABSL_GUARDED_BY(mu_);
+  int64_t stolen_token_refusals_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::function<void(const Session&)>> observers_ ABSL_GUARDED_BY(mu_);
 };
 

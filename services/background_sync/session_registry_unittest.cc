@@ -46,5 +46,58 @@ TEST(SessionRegistryTest, RevokeEndsTheSessionAndNotifiesOnce) {
   EXPECT_TRUE(sessions.List().empty());
 }
 
+TEST(SessionRegistryTest, BoundSessionIsRefusedOnAnyOtherConnectionAndCounted) {
+  SessionRegistry sessions;
+  auto bound = *sessions.Create(kMail, ClientType::kWindow, 0, 100, "fd:17");
+  EXPECT_EQ(bound.session.bound_peer, "fd:17");
+  std::optional<Session> own = sessions.Authenticate(bound.token, "fd:17");
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->id, bound.session.id);
+  EXPECT_EQ(sessions.stolen_token_refusals(), 0);
+
+  // The shared socket, another process's channel, a channel whose number merely starts alike, no connection.
+  for (const char* other : {"unix:", "fd:18", "fd:1", "fd:170", ""})
+    EXPECT_FALSE(sessions.Authenticate(bound.token, other)) << other;
+  EXPECT_FALSE(sessions.Authenticate(bound.token));
+  EXPECT_EQ(sessions.stolen_token_refusals(), 6);
+  // A refusal does not end the session: its own process carries on.
+  EXPECT_TRUE(sessions.IsLive(bound.session.id));
+  EXPECT_TRUE(sessions.Authenticate(bound.token, "fd:17"));
+  // Unknown and revoked tokens are not counted as stolen.
+  EXPECT_FALSE(sessions.Authenticate(std::string(64, '0'), "fd:17"));
+  sessions.Revoke(bound.session.id);
+  EXPECT_FALSE(sessions.Authenticate(bound.token, "fd:17"));
+  EXPECT_EQ(sessions.stolen_token_refusals(), 6);
+}
+
+TEST(SessionRegistryTest, UnboundSessionIsABearerTokenOnAnyConnection) {
+  SessionRegistry sessions;
+  auto tool = *sessions.Create(kMail, ClientType::kWindow, 0, 0);
+  EXPECT_EQ(tool.session.bound_peer, "");
+  for (const char* peer : {"unix:", "fd:17", ""})
+    EXPECT_TRUE(sessions.Authenticate(tool.token, peer)) << peer;
+  EXPECT_TRUE(sessions.Authenticate(tool.token));
+  EXPECT_EQ(sessions.stolen_token_refusals(), 0);
+}
+
+TEST(SessionRegistryTest, RevokeBoundToEndsTheSessionsOfThatConnectionOnly) {
+  SessionRegistry sessions;
+  std::vector<uint64_t> revoked;
+  sessions.AddRevokeObserver([&](const Session& s) { revoked.push_back(s.id); });
+  auto old_channel = *sessions.Create(kMail, ClientType::kServiceWorker, 5, 100, "fd:9");
+  auto other_channel = *sessions.Create(kMail, ClientType::kWindow, 0, 101, "fd:90");
+  auto tool = *sessions.Create(kMail, ClientType::kWindow, 0, 0);
+  sessions.RevokeBoundTo("");  // unbound sessions have no connection to lose
+  sessions.RevokeBoundTo("fd:9");
+  EXPECT_FALSE(sessions.IsLive(old_channel.session.id));
+  EXPECT_TRUE(sessions.IsLive(other_channel.session.id));
+  EXPECT_TRUE(sessions.IsLive(tool.session.id));
+  EXPECT_EQ(revoked, std::vector<uint64_t>{old_channel.session.id});
+  // A new session may now be bound to the name; the old token stays dead on it.
+  auto new_channel = *sessions.Create(kMail, ClientType::kServiceWorker, 5, 102, "fd:9");
+  EXPECT_TRUE(sessions.Authenticate(new_channel.token, "fd:9"));
+  EXPECT_FALSE(sessions.Authenticate(old_channel.token, "fd:9"));
+}
+
 }  // namespace
 }  // namespace bgsync

@@ -9,9 +9,18 @@
 //   --reject    answers every event (sync and periodicsync) REJECTED (default: COMPLETED)
 // Exit status: 0 when the browser ends the stream normally; 1 on a bootstrap or stream error; 2 on a bad
 // argument.
+//
+// The browser hands a process it launches a private channel (bootstrap `channel_fd=4`, a connected socket) and
+// accepts its session on that connection only. grpc-js cannot open a channel on a descriptor, so this worker
+// bridges: a unix socket in a private (0700) temporary directory whose first connection is spliced, byte for
+// byte, onto the inherited descriptor; grpc-js dials that socket. The directory goes as soon as the connection
+// is made, and no second connection is bridged (a grpc-js reconnect fails, as the channel itself cannot be
+// re-dialled). A bootstrap with a `socket` line and no channel (a tool's session) is dialled directly.
 'use strict';
 
 const fs = require('fs');
+const net = require('net');
+const os = require('os');
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
@@ -45,10 +54,40 @@ function readBootstrap() {
     const eq = line.indexOf('=');
     if (eq > 0) bootstrap[line.slice(0, eq)] = line.slice(eq + 1);
   }
-  if (!bootstrap.socket || !/^[0-9a-f]{64}$/.test(bootstrap.token || '')) {
-    throw new Error('the bootstrap lacks a socket or a token');
+  if (bootstrap.channel_fd !== undefined && !/^[0-9]+$/.test(bootstrap.channel_fd)) {
+    throw new Error('the bootstrap\'s channel_fd is not a descriptor number');
+  }
+  if ((!bootstrap.channel_fd && !bootstrap.socket) || !/^[0-9a-f]{64}$/.test(bootstrap.token || '')) {
+    throw new Error('the bootstrap lacks a channel (or socket) or a token');
   }
   return bootstrap;
+}
+
+// Calls `ready(target)` with the gRPC target to dial: the bridge to the inherited channel, or the socket.
+// `failed(error)` if the bridge cannot be set up.
+function browserTarget(bootstrap, ready, failed) {
+  if (!bootstrap.channel_fd) {
+    ready(`unix:${bootstrap.socket}`);
+    return;
+  }
+  const channel = new net.Socket({fd: Number(bootstrap.channel_fd), readable: true, writable: true});
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'bgsync-node-worker-'));  // mode 0700
+  const bridge = path.join(directory, 'channel.sock');
+  const removeDirectory = () => fs.rmSync(directory, {recursive: true, force: true});
+  process.on('exit', removeDirectory);
+  const server = net.createServer((connection) => {
+    server.close();  // one connection: the channel's
+    removeDirectory();
+    connection.pipe(channel);
+    channel.pipe(connection);
+    // Either side ending ends the other: the browser closing the channel is seen by grpc-js.
+    channel.on('close', () => connection.destroy());
+    connection.on('close', () => channel.destroy());
+    channel.on('error', () => connection.destroy());
+    connection.on('error', () => channel.destroy());
+  });
+  server.on('error', failed);
+  server.listen(bridge, () => ready(`unix:${bridge}`));
 }
 
 function loadMojom() {
@@ -78,7 +117,14 @@ function main() {
     process.exit(1);
   }
   const mojom = loadMojom();
-  const host = new mojom.ServiceWorkerHost(`unix:${bootstrap.socket}`, grpc.credentials.createInsecure());
+  browserTarget(bootstrap, (target) => run(flags, bootstrap, mojom, target), (error) => {
+    process.stderr.write(`node worker: bridging the channel: ${error.message}\n`);
+    process.exit(1);
+  });
+}
+
+function run(flags, bootstrap, mojom, target) {
+  const host = new mojom.ServiceWorkerHost(target, grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();
   metadata.set('bgsync-session', bootstrap.token);
   const call = host.Connect(metadata);

@@ -250,6 +250,7 @@ int Status(Cli& cli, const Args&) {
   table.AddRow({"running workers", workers.empty() ? "none" : "sw " + absl::StrJoin(workers, ", ")});
   table.AddRow({"events dispatched", absl::StrCat(status.events_dispatched())});
   table.AddRow({"bad messages", absl::StrCat(status.bad_messages())});
+  table.AddRow({"stolen tokens refused", absl::StrCat(status.stolen_token_refusals())});
   cli.PrintTable(JsonObject()
                      .Add("pid", status.pid())
                      .Add("profile", status.profile())
@@ -259,6 +260,7 @@ int Status(Cli& cli, const Args&) {
                      .AddRaw("running_workers", JsonArray(workers))
                      .Add("events_dispatched", status.events_dispatched())
                      .Add("bad_messages", status.bad_messages())
+                     .Add("stolen_token_refusals", status.stolen_token_refusals())
                      .Serialize(),
                  table);
   return kExitOk;
