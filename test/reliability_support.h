@@ -16,6 +16,20 @@
 
 namespace bgsync {
 
+// True in AddressSanitizer builds, which slow everything down and keep freed memory in quarantine: tests print
+// their timing, CPU and memory figures there but assert them only in normal builds.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizerBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kSanitizerBuild = true;
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+
 // The browser's event log, whole (non-following StreamLog).
 std::vector<admin::LogEntry> ReadEventLog(admin::BrowserAdmin::Stub& admin);
 // Entries named `event` (and with `tag`, when given).
