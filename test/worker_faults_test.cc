@@ -390,8 +390,9 @@ TEST_F(WorkerFaultsTest, FlappingConnectivityNeverDispatchesARegistrationTwiceAt
   EXPECT_EQ(overlaps, 0) << "a registration was dispatched while its previous event was still running";
   EXPECT_EQ(unfinished, 0);
   EXPECT_GT(events, 0);
-  if (!kSanitizerBuild)
+  if (!kSanitizerBuild) {
     EXPECT_LT(cores, 1.0) << "the browser used more than one core";
+  }
   std::printf(
       "figure: flapping %d changes in %.1f s (%.0f/s) with %d pending registrations: %d events, %zu "
       "registrations fired, %d concurrent dispatches of one registration; browser CPU %.2f cores, RSS %lld -> "
