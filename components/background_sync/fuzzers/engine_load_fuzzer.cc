@@ -23,7 +23,6 @@
 #include "components/background_sync/proto/sync_registration_record.pb.h"
 #include "components/background_sync/sync_registration_store.h"
 #include "components/background_sync/testing/fake_sync_event_dispatcher.h"
-#include "google/protobuf/stubs/logging.h"
 
 namespace bgsync {
 namespace fuzzing {
@@ -289,12 +288,7 @@ class LoadFuzzer {
 }  // namespace bgsync
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool silenced = [] {
-    // Malformed UTF-8 in string fields makes the protobuf runtime log.
-    google::protobuf::SetLogHandler(nullptr);
-    return true;
-  }();
-  (void)silenced;
+  bgsync::fuzzing::SilenceProtobufLogging();
   FuzzedDataProvider provider(data, size);
   bgsync::fuzzing::LoadFuzzer fuzzer(provider);
   fuzzer.Run();

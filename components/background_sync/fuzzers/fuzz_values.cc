@@ -5,6 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/stubs/logging.h"
 #include "public/sync_tag.h"
 
 namespace bgsync {
@@ -206,6 +207,14 @@ std::string DescribeTag(absl::string_view tag) {
   if (tag.size() <= 40)
     return absl::StrCat("\"", absl::CHexEscape(tag), "\"");
   return absl::StrCat("\"", absl::CHexEscape(tag.substr(0, 16)), "...\" (", tag.size(), " bytes)");
+}
+
+void SilenceProtobufLogging() {
+  static const bool silenced = [] {
+    google::protobuf::SetLogHandler(nullptr);
+    return true;
+  }();
+  (void)silenced;
 }
 
 }  // namespace fuzzing

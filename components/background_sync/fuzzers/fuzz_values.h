@@ -41,6 +41,9 @@ bool IsWellFormedUtf8ByTable(absl::string_view text);
 // A tag for a failure message: printable, and shortened when long.
 std::string DescribeTag(absl::string_view tag);
 
+// Silences the protobuf runtime's logging (malformed UTF-8 in string fields logs), once per process.
+void SilenceProtobufLogging();
+
 }  // namespace fuzzing
 }  // namespace bgsync
 

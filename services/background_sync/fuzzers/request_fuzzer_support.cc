@@ -1,17 +1,7 @@
 #include "services/background_sync/fuzzers/request_fuzzer_support.h"
 
-#include "google/protobuf/stubs/logging.h"
-
 namespace bgsync {
 namespace fuzzing {
-
-void SilenceProtobufLogging() {
-  static const bool silenced = [] {
-    google::protobuf::SetLogHandler(nullptr);
-    return true;
-  }();
-  (void)silenced;
-}
 
 namespace {
 

@@ -7,14 +7,12 @@
 #include <cstdint>
 #include <memory>
 
+#include "components/background_sync/fuzzers/fuzz_values.h"
 #include "components/background_sync/fuzzers/sync_world.h"
 #include "services/background_sync/fuzzers/service_world.h"
 
 namespace bgsync {
 namespace fuzzing {
-
-// Silences the protobuf runtime's logging (malformed UTF-8 in string fields logs), once per process.
-void SilenceProtobufLogging();
 
 class RequestFuzzerWorld {
  public:

@@ -18,7 +18,6 @@
 
 #include "components/background_sync/fuzzers/fuzz_values.h"
 #include "components/background_sync/fuzzers/sync_world.h"
-#include "google/protobuf/stubs/logging.h"
 #include "public/mojom/background_sync.pb.h"
 #include "services/background_sync/fuzzers/service_world.h"
 
@@ -338,12 +337,7 @@ class ServiceFuzzer {
 }  // namespace bgsync
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool silenced = [] {
-    // Malformed UTF-8 in string fields makes the protobuf runtime log.
-    google::protobuf::SetLogHandler(nullptr);
-    return true;
-  }();
-  (void)silenced;
+  bgsync::fuzzing::SilenceProtobufLogging();
   FuzzedDataProvider provider(data, size);
   bgsync::fuzzing::ServiceFuzzer fuzzer(provider);
   fuzzer.Run();
