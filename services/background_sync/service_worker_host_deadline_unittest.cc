@@ -4,6 +4,7 @@
 // threads. Every event must be settled exactly once. Waits are on events with generous deadlines; nothing sleeps.
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -212,6 +213,9 @@ TEST_F(DeadlineEdgeTest, EveryEventIsSettledExactlyOnce) {
     while (settled_count.load() < expected && absl::Now() < until)
       absl::SleepFor(absl::Milliseconds(1));
     ASSERT_EQ(settled_count.load(), expected) << "round " << round;
+    // When every reply was handled before the deadline the worker was not stopped; the next round still gets a
+    // fresh one, so that this round's event ids are never taken for the next round's.
+    host_->OnWorkerProcessGone(kSw);
   }
   // Late replies still on the wire are handled (and must be ignored) before the host shuts down.
   host_->Shutdown();
@@ -281,7 +285,9 @@ TEST_F(DeadlineEdgeTest, TheEngineSettlesEachAttemptOnce) {
     }
     if (starts_.load() > workers_seen)
       workers_seen = starts_.load();
-    EdgeWorker* worker = WaitForWorker(workers_seen);
+    // The engine may run the round's first operations on the thread that finished the previous round's last one:
+    // the worker can start after the loop above, so wait for at least one.
+    EdgeWorker* worker = WaitForWorker(std::max(workers_seen, 1));
     ASSERT_NE(worker, nullptr) << "round " << round;
     std::vector<uint64_t> all = worker->WaitForEvents(static_cast<size_t>(kEventsPerRound));
     ASSERT_EQ(all.size(), static_cast<size_t>(kEventsPerRound)) << "round " << round;
@@ -303,6 +309,16 @@ TEST_F(DeadlineEdgeTest, TheEngineSettlesEachAttemptOnce) {
     starts_ = 0;
   }
   const int total = kRounds * kEventsPerRound;
+  // The engine reports an outcome just after the registration is gone: wait for the last ones to be reported.
+  auto reported = [&observer] {
+    int count = 0;
+    for (const BackgroundServiceEvent& event : observer.events())
+      count += event.event_name == "sync event completed" || event.event_name == "sync event failed" ? 1 : 0;
+    return count;
+  };
+  const absl::Time until = absl::Now() + kGenerous;
+  while (reported() < total && absl::Now() < until)
+    absl::SleepFor(absl::Milliseconds(1));
   int completed = 0, failed = 0;
   absl::flat_hash_map<std::string, int> outcomes_per_registration;
   for (const BackgroundServiceEvent& event : observer.events()) {
