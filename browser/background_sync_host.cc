@@ -43,6 +43,7 @@ void ApplyLimits(const BackgroundSyncHost::Config& config, grpc::ServerBuilder& 
 
 BackgroundSyncHost::BackgroundSyncHost(Config config, Embedder& embedder)
     : config_(std::move(config)),
+      storage_opening_(embedder.storage_opening),
       launcher_(embedder.launcher),
       bad_messages_(
           &sessions_,
@@ -146,6 +147,20 @@ BackgroundSyncHost::~BackgroundSyncHost() {
   log_.Close();
   engine_.reset();
   worker_host_.reset();
+}
+
+BackgroundSyncHost::StatusCounters BackgroundSyncHost::status_counters() {
+  StatusCounters counters;
+  counters.events_dispatched = engine_->GetCounters().events_dispatched;
+  counters.bad_messages = bad_messages_.count();
+  counters.stolen_token_refusals = sessions_.stolen_token_refusals();
+  counters.rate_limited_calls = rate_limiter_->refused();
+  counters.workers_killed_for_deadline = worker_host_->deadline_stops();
+  counters.storage = storage_opening_;
+  const BackgroundSyncEngine::LoadReport& report = engine_->load_report();
+  counters.quarantined_at_load = static_cast<int>(report.quarantined.size());
+  counters.interrupted_at_load = report.interrupted;
+  return counters;
 }
 
 void BackgroundSyncHost::OnServiceWorkerUnregistered(int64_t sw_registration_id) {

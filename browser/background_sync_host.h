@@ -31,6 +31,7 @@
 #include "browser/process/worker_process_host.h"
 #include "browser/server_channel_factory.h"
 #include "components/background_sync/background_sync_engine.h"
+#include "components/background_sync/leveldb_storage_backend.h"
 #include "services/background_sync/bad_message_reporter.h"
 #include "services/background_sync/one_shot_background_sync_service_impl.h"
 #include "services/background_sync/periodic_background_sync_service_impl.h"
@@ -89,6 +90,12 @@ class BackgroundSyncHost {
     // The worker protocol is not limited (a worker only answers events the browser sent).
     RateLimit rate_limit;
   };
+  // How the embedder found the registration store when it opened it (LevelDbStorageBackend::OpenWithRecovery).
+  struct StorageOpening {
+    LevelDbStorageBackend::OpenOutcome outcome = LevelDbStorageBackend::OpenOutcome::kServed;
+    int damaged_stores_kept = 0;  // OpenResult::damaged_stores_kept
+    std::string description;      // OpenResult::Describe() when not served; empty when served
+  };
   struct Embedder {
     Clock* clock = nullptr;
     NetworkStateProvider* network = nullptr;
@@ -99,6 +106,20 @@ class BackgroundSyncHost {
     std::unique_ptr<StorageBackend> storage;     // owned
     EngagementProvider* engagement = nullptr;    // optional
     BackgroundSyncObserver* observer = nullptr;  // optional; called from the engine's threads
+    StorageOpening storage_opening;              // optional: by default the store was served as it was
+  };
+
+  // What an operator needs to see the protections working (admin GetStatus, `bgsyncctl status`): counts since this
+  // start, and what this start found in the store.
+  struct StatusCounters {
+    int64_t events_dispatched = 0;
+    int64_t bad_messages = 0;           // bad_messages().count(): each revoked its session, killed a launched process
+    int64_t stolen_token_refusals = 0;  // sessions().stolen_token_refusals()
+    int64_t rate_limited_calls = 0;     // rate_limiter().refused()
+    int64_t workers_killed_for_deadline = 0;  // workers().deadline_stops()
+    StorageOpening storage;                   // as the embedder reported it
+    int quarantined_at_load = 0;              // engine().load_report().quarantined.size()
+    int interrupted_at_load = 0;              // engine().load_report().interrupted
   };
 
   // Loads the store, starts the engine and serves the renderer- and worker-facing services on
@@ -124,6 +145,8 @@ class BackgroundSyncHost {
   // Calls refused by the per-session rate limit: rate_limiter().refused().
   SessionRateLimiter& rate_limiter() { return *rate_limiter_; }
   EventLog& log() { return log_; }
+  // A snapshot of the counters; each is read atomically, not all together.
+  StatusCounters status_counters();
   const std::string& socket_path() const { return config_.socket_path; }
 
   // Embedder notifications.
@@ -134,6 +157,7 @@ class BackgroundSyncHost {
   BackgroundSyncHost(Config config, Embedder& embedder);
 
   const Config config_;
+  const StorageOpening storage_opening_;
   EventLog log_;
   SessionRegistry sessions_;
   ProcessLauncher* const launcher_;

@@ -490,8 +490,10 @@ TEST_F(GrpcLimitsTest, ThePerSessionRateLimit) {
       ok, 100 - ok, refused.error_message().c_str(), tracked);
 }
 
-// Refusals are held back (a tarpit): each refused call waits refusal_delay for its RESOURCE_EXHAUSTED, so a
-// flooder's calls in flight bound its rate. Shutting the browser down answers the held ones at once.
+// Refusals are held back (a tarpit): each refused call waits refusal_delay for its RESOURCE_EXHAUSTED, and a
+// session's refusals come back no faster than its rate, so a flooder's calls in flight do not raise its rate: it
+// gets about its limit in answers and its limit in refusals a second. Ending a session answers its held refusals
+// at once; shutting the browser down answers every held one at once.
 TEST_F(GrpcLimitsTest, RefusalsAreHeldBackToSlowAFlooderDown) {
   BackgroundSyncHost::Config config;
   config.rate_limit = {/*calls_per_second=*/10, /*burst=*/10, /*refusal_delay=*/absl::Milliseconds(200)};
@@ -505,49 +507,84 @@ TEST_F(GrpcLimitsTest, RefusalsAreHeldBackToSlowAFlooderDown) {
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_GE(waited, absl::Milliseconds(190));
 
-  // 64 calls always in flight for one second.
-  auto stub = mojom::OneShotBackgroundSyncService::NewStub(channel_);
+  // 64 calls always in flight for one second (the stream limit of a connection), on this session and on another
+  // one, each on a connection of its own; answers are counted for that second (the refusals still held then are
+  // answered when the sessions end).
   struct Call {
     grpc::ClientContext context;
     mojom::GetRegistrationsRequest request;
     mojom::GetRegistrationsReply reply;
   };
+  struct Flood {
+    std::string token;
+    std::unique_ptr<mojom::OneShotBackgroundSyncService::Stub> stub;
+    int in_flight = 0, completed = 0, refused = 0;
+  };
   absl::Mutex mu;
-  int in_flight = 0, completed = 0;
+  Flood floods[2] = {{flooding}, {WindowToken()}};
+  for (int i = 0; i < 2; ++i) {
+    grpc::ChannelArguments arguments;
+    arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    arguments.SetString("bgsync.peer", absl::StrCat(i));  // a connection of its own
+    floods[i].stub = mojom::OneShotBackgroundSyncService::NewStub(
+        grpc::CreateCustomChannel("unix:" + socket_path(), grpc::InsecureChannelCredentials(), arguments));
+  }
   std::vector<std::unique_ptr<Call>> calls;
   const absl::Time stop = absl::Now() + absl::Seconds(1);
-  std::function<void()> next = [&] {
+  std::function<void(Flood&)> next = [&](Flood& flood) {
     absl::MutexLock lock(&mu);
     if (absl::Now() >= stop)
       return;
-    ++in_flight;
+    ++flood.in_flight;
     calls.push_back(std::make_unique<Call>());
     Call* call = calls.back().get();
-    call->context.AddMetadata(kSessionMetadataKey, flooding);
+    call->context.AddMetadata(kSessionMetadataKey, flood.token);
     call->request.set_service_worker_registration_id(kSw);
-    stub->async()->GetRegistrations(&call->context, &call->request, &call->reply, [&](grpc::Status) {
-      next();
+    flood.stub->async()->GetRegistrations(&call->context, &call->request, &call->reply, [&](grpc::Status status) {
+      next(flood);
       absl::MutexLock lock(&mu);
-      --in_flight;
-      ++completed;
+      --flood.in_flight;
+      if (absl::Now() < stop) {
+        ++flood.completed;
+        flood.refused += status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ? 1 : 0;
+      }
     });
   };
-  for (int i = 0; i < 64; ++i)
-    next();
+  for (Flood& flood : floods) {
+    for (int i = 0; i < 64; ++i)
+      next(flood);
+  }
+  absl::SleepFor(stop - absl::Now());
+  ASSERT_TRUE(Eventually([&] { return host_->rate_limiter().held_refusals() > 0; }));
+  const size_t held = host_->rate_limiter().held_refusals();
+  // Ending a session answers its held refusals at once.
+  const absl::Time forgotten = absl::Now();
+  for (const Session& session : host_->sessions().List())
+    host_->sessions().Revoke(session.id);
   {
     absl::MutexLock lock(&mu);
-    auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight == 0; };
+    auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return floods[0].in_flight + floods[1].in_flight == 0; };
     ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&idle), kGenerous));
   }
-  // At most 64 calls per 200 ms, plus the rate limit's own 10/s.
-  EXPECT_LE(completed, 64 * 6 + 20);
+  const absl::Duration drained = absl::Now() - forgotten;
+  EXPECT_LT(drained, absl::Seconds(2)) << "held refusals of ended sessions were not answered at once";
+  // In that second each session got at most its burst and rate (10 + 10) and about 10 refusals (they start
+  // 200 ms in and come 100 ms apart), not 64 answers per 200 ms.
+  for (const Flood& flood : floods) {
+    EXPECT_LE(flood.completed - flood.refused, 10 + 10 + 2);
+    EXPECT_LE(flood.refused, 10 + 2);
+  }
 
   // Held refusals are answered when the browser shuts down.
+  const std::string last_token = WindowToken();
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(GetTags(last_token).ok());
+  auto stub = mojom::OneShotBackgroundSyncService::NewStub(channel_);
   std::atomic<int> answered{0};
   std::vector<std::unique_ptr<Call>> last(16);
   for (auto& call : last) {
     call = std::make_unique<Call>();
-    call->context.AddMetadata(kSessionMetadataKey, flooding);
+    call->context.AddMetadata(kSessionMetadataKey, last_token);
     call->request.set_service_worker_registration_id(kSw);
     stub->async()->GetRegistrations(&call->context, &call->request, &call->reply,
                                     [&answered](grpc::Status) { ++answered; });
@@ -558,9 +595,13 @@ TEST_F(GrpcLimitsTest, RefusalsAreHeldBackToSlowAFlooderDown) {
   const absl::Duration shutdown_took = absl::Now() - shutdown;
   ASSERT_TRUE(Eventually([&] { return answered.load() == 16; }));
   std::printf(
-      "figure: refusal delay 200 ms: a refused call answered after %.0f ms; 64 calls in flight for 1 s "
-      "completed %d calls (without the delay: thousands); shutdown with held refusals took %.0f ms\n",
-      absl::ToDoubleMilliseconds(waited), completed, absl::ToDoubleMilliseconds(shutdown_took));
+      "figure: refusal delay 200 ms, 10 calls/s: a refused call answered after %.0f ms; 2 sessions keeping 64 "
+      "calls in flight for 1 s got %d and %d answers (%d and %d of them refusals; before refusals were paced, one "
+      "session got 330), %zu "
+      "refusals held at the end, answered %.0f ms after their sessions ended; shutdown with held refusals took "
+      "%.0f ms\n",
+      absl::ToDoubleMilliseconds(waited), floods[0].completed, floods[1].completed, floods[0].refused,
+      floods[1].refused, held, absl::ToDoubleMilliseconds(drained), absl::ToDoubleMilliseconds(shutdown_took));
 }
 
 // Many peers pushing messages at the size limit at once against a small gRPC memory quota: the browser keeps

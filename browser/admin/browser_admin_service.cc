@@ -33,6 +33,18 @@ absl::StatusOr<ClientType> ToClientType(admin::ClientType type) {
   }
 }
 
+admin::SyncStoreOutcome SyncStoreOutcomeOf(LevelDbStorageBackend::OpenOutcome outcome) {
+  switch (outcome) {
+    case LevelDbStorageBackend::OpenOutcome::kServed:
+      return admin::SYNC_STORE_SERVED;
+    case LevelDbStorageBackend::OpenOutcome::kRepaired:
+      return admin::SYNC_STORE_REPAIRED;
+    case LevelDbStorageBackend::OpenOutcome::kQuarantined:
+      return admin::SYNC_STORE_QUARANTINED;
+  }
+  return admin::SYNC_STORE_OUTCOME_UNSPECIFIED;
+}
+
 void FillRegistration(const SyncRegistration& r, admin::Registration* row) {
   row->set_origin(r.origin.Serialize());
   row->set_service_worker_registration_id(r.key.sw_registration_id);
@@ -539,9 +551,17 @@ grpc::Status BrowserAdminService::GetStatus(grpc::ServerContext*, const admin::E
   reply->set_online(parts_.system_online ? parts_.system_online() : false);
   static const char* const kModes[] = {"auto", "offline", "online"};
   reply->set_network_emulation(kModes[emulation_.load() % 3]);
-  reply->set_bad_messages(parts_.host->bad_messages().count());
-  reply->set_stolen_token_refusals(parts_.host->sessions().stolen_token_refusals());
-  reply->set_events_dispatched(parts_.host->engine().GetCounters().events_dispatched);
+  const BackgroundSyncHost::StatusCounters counters = parts_.host->status_counters();
+  reply->set_bad_messages(counters.bad_messages);
+  reply->set_stolen_token_refusals(counters.stolen_token_refusals);
+  reply->set_events_dispatched(counters.events_dispatched);
+  reply->set_rate_limited_calls(counters.rate_limited_calls);
+  reply->set_workers_killed_for_deadline(counters.workers_killed_for_deadline);
+  reply->set_sync_store_outcome(SyncStoreOutcomeOf(counters.storage.outcome));
+  reply->set_sync_store_damaged_kept(counters.storage.damaged_stores_kept);
+  reply->set_sync_store_recovery(counters.storage.description);
+  reply->set_quarantined_at_load(counters.quarantined_at_load);
+  reply->set_interrupted_at_load(counters.interrupted_at_load);
   for (const auto& [id, pid] : parts_.host->worker_processes().Running())
     reply->add_running_workers(id);
   reply->set_profile(parts_.profile);

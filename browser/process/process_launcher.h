@@ -38,23 +38,24 @@ struct LaunchOptions {
 };
 
 // Thread-safety: every method may be called from any thread. Exit callbacks run on a reaper thread, one per
-// child, outside the launcher's lock.
+// child, outside the launcher's lock. Launch and Kill are virtual so that a test can interpose on them (e.g. act
+// between a spawn and the moment its caller learns the pid); this class is the only production implementation.
 class ProcessLauncher {
  public:
   using ExitCallback = std::function<void(pid_t pid, int wait_status)>;
 
   ProcessLauncher() = default;
   // SIGKILLs every child still running and waits for their reapers (their exit callbacks run).
-  ~ProcessLauncher();
+  virtual ~ProcessLauncher();
 
   // Spawns the process. Its only inherited descriptors are 0-2, the bootstrap pipe at kBootstrapFd and, when
   // options.channel_fd is set, the channel at kChannelFd. No descriptor of the caller is closed or changed.
   // `on_exit` runs once when it exits. Errors: kInvalidArgument for an empty argv, kInternal with errno's text
   // when the pipe, a descriptor copy or posix_spawn fails (e.g. the program does not exist).
-  absl::StatusOr<pid_t> Launch(const LaunchOptions& options, ExitCallback on_exit);
+  virtual absl::StatusOr<pid_t> Launch(const LaunchOptions& options, ExitCallback on_exit);
 
   // Sends SIGKILL to a running child; children that have exited, and other pids, are ignored.
-  void Kill(pid_t pid);
+  virtual void Kill(pid_t pid);
 
   // Children that have not exited yet.
   std::vector<pid_t> Running();

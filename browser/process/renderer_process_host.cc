@@ -90,7 +90,11 @@ absl::StatusOr<RendererProcessHost::Opened> RendererProcessHost::Open(const Orig
     sessions_->Revoke(session->session.id);
     return pid.status();
   }
-  sessions_->SetPid(session->session.id, *pid);
+  if (!sessions_->SetPid(session->session.id, *pid).ok()) {
+    // Its session ended while it was being spawned: it sent a bad message before its pid was known (or it already
+    // exited). A process without a session must not live on.
+    launcher_->Kill(*pid);
+  }
 
   std::string text;
   for (const std::string& line : script)

@@ -78,7 +78,11 @@ absl::StatusOr<pid_t> WorkerProcessHost::Launch(int64_t id, const WorkerSpec& sp
     sessions_->Revoke(session->session.id);
     return pid.status();
   }
-  sessions_->SetPid(session->session.id, *pid);
+  if (!sessions_->SetPid(session->session.id, *pid).ok()) {
+    // Its session ended while it was being spawned: it sent a bad message before its pid was known (or it already
+    // exited). A process without a session must not live on; its exit is reported as any other.
+    launcher_->Kill(*pid);
+  }
   return pid;
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
@@ -21,6 +23,12 @@ struct SyncEventRequest {
   absl::Time deadline;       // the event must settle by then; later outcomes are ignored
 };
 
+// One event of a batch, with the callback that gets its outcome.
+struct SyncEventDispatch {
+  SyncEventRequest request;
+  absl::AnyInvocable<void(SyncEventOutcome)> done;
+};
+
 // Thread-safety: implementations must be callable from any thread.
 class SyncEventDispatcher {
  public:
@@ -30,6 +38,13 @@ class SyncEventDispatcher {
   // this returns. Failing to start the worker is reported as kDispatchFailed. The engine enforces the deadline
   // itself; a dispatcher should still stop a worker that overruns it.
   virtual void DispatchSyncEvent(const SyncEventRequest& event, absl::AnyInvocable<void(SyncEventOutcome)> done) = 0;
+
+  // DispatchSyncEvent for each of `events` (all of one service-worker registration), in order. A dispatcher may
+  // hand them to the worker together; this default dispatches them one by one.
+  virtual void DispatchSyncEvents(std::vector<SyncEventDispatch> events) {
+    for (SyncEventDispatch& event : events)
+      DispatchSyncEvent(event.request, std::move(event.done));
+  }
 };
 
 }  // namespace bgsync

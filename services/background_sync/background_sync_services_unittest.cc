@@ -2,12 +2,15 @@
 // worker, and the engine on fakes. Waits are on events with generous deadlines; nothing sleeps.
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "components/background_sync/memory_storage_backend.h"
@@ -370,6 +373,69 @@ TEST_F(ServicesOneEventPerWorkerTest, EventsBeyondTheCapWaitForTheirTurn) {
   worker_->Reply(events[1].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
   EXPECT_TRUE(WaitForEngine([](const std::vector<SyncRegistration>& all) { return all.empty(); }));
   EXPECT_EQ(starts_.load(), 1);
+}
+
+TEST_F(ServicesTest, ABacklogReachesItsWorkerInOrderAndSettles) {
+  const std::string window = WindowToken(mail_);
+  network_.SetOnline(false);
+  std::vector<std::string> tags;
+  for (int i = 0; i < 20; ++i) {
+    tags.push_back(absl::StrCat("t", 10 + i));  // two digits: key order is numeric order
+    mojom::RegisterReply reply;
+    ASSERT_TRUE(Register(window, kSw, tags.back(), &reply).ok());
+    ASSERT_TRUE(Resolve(window, kSw, tags.back()).ok());
+  }
+  network_.SetOnline(true);
+  engine_->OnNetworkChanged();
+  ASSERT_TRUE(worker_ready_.WaitForNotificationWithTimeout(kGenerous));
+  // As many as the worker may have in flight, then the rest as those are answered.
+  const size_t cap = static_cast<size_t>(worker_options_.max_events_per_worker);
+  ASSERT_LT(cap, tags.size());
+  std::vector<mojom::SyncEvent> events = worker_->WaitForEvents(cap);
+  ASSERT_EQ(events.size(), cap);
+  for (const mojom::SyncEvent& event : events)
+    worker_->Reply(event.event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  events = worker_->WaitForEvents(tags.size());
+  ASSERT_EQ(events.size(), tags.size());
+  absl::flat_hash_set<uint64_t> ids;
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].tag(), tags[i]);
+    ids.insert(events[i].event_id());
+  }
+  EXPECT_EQ(ids.size(), tags.size());
+  for (size_t i = cap; i < events.size(); ++i)
+    worker_->Reply(events[i].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  EXPECT_TRUE(WaitForEngine([](const std::vector<SyncRegistration>& all) { return all.empty(); }));
+  EXPECT_EQ(starts_.load(), 1);
+  EXPECT_EQ(bad_messages_.count(), 0);
+}
+
+TEST_F(ServicesTest, TheDeadlineThatCountsIsTheEarliestUnanswered) {
+  // Straight to the dispatcher: two events with different deadlines; the earlier one is answered.
+  const absl::Time start = clock_.Now();
+  std::atomic<int> first{-1}, second{-1};
+  host_->DispatchSyncEvent({kSw, mail_, SyncType::kOneShot, "early", false, start + absl::Seconds(10)},
+                           [&first](SyncEventOutcome o) { first = static_cast<int>(o); });
+  ASSERT_TRUE(worker_ready_.WaitForNotificationWithTimeout(kGenerous));
+  host_->DispatchSyncEvent({kSw, mail_, SyncType::kOneShot, "late", false, start + absl::Seconds(20)},
+                           [&second](SyncEventOutcome o) { second = static_cast<int>(o); });
+  std::vector<mojom::SyncEvent> events = worker_->WaitForEvents(2);
+  ASSERT_EQ(events.size(), 2u);
+  worker_->Reply(events[0].event_id(), mojom::SYNC_EVENT_STATUS_COMPLETED);
+  const absl::Time until = absl::Now() + kGenerous;
+  while (first.load() < 0 && absl::Now() < until)
+    absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_EQ(first.load(), static_cast<int>(SyncEventOutcome::kCompleted));
+
+  // Past the answered event's deadline and grace: nothing happens.
+  clock_.Advance(absl::Seconds(10) + worker_options_.deadline_grace);
+  EXPECT_EQ(second.load(), -1);
+  EXPECT_EQ(stops_.load(), 0);
+  // Past the unanswered one's: it times out and the worker is stopped.
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(second.load(), static_cast<int>(SyncEventOutcome::kTimedOut));
+  EXPECT_EQ(stops_.load(), 1);
+  EXPECT_EQ(host_->deadline_stops(), 1);
 }
 
 TEST_F(ServicesTest, GetTagsAndErrorsComeBackAsTheEnum) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -26,16 +27,19 @@ class BadMessageReporter {
                      std::function<void(const std::string&)> log = nullptr)
       : sessions_(sessions), kill_process_(std::move(kill_process)), log_(std::move(log)) {}
 
-  // Punishes `session` and returns the INVALID_ARGUMENT status the call must fail with.
+  // Punishes `session` and returns the INVALID_ARGUMENT status the call must fail with. The process killed is the
+  // one the registry has recorded when the session is revoked (`session` may be a copy taken before its pid was
+  // recorded); when none is recorded yet, SetPid fails and the process's launcher kills it.
   absl::Status Report(const Session& session, absl::string_view reason) {
     count_.fetch_add(1);
-    std::string line = absl::StrCat("bad message from ", ClientTypeName(session.type), " session ", session.id, " (",
-                                    session.origin.Serialize(), ", pid ", session.pid, "): ", reason);
-    if (log_)
-      log_(line);
-    sessions_->Revoke(session.id);
-    if (session.pid > 0 && kill_process_)
-      kill_process_(session.pid);
+    const std::optional<Session> revoked = sessions_->Revoke(session.id);
+    const pid_t pid = revoked ? revoked->pid : session.pid;
+    if (log_) {
+      log_(absl::StrCat("bad message from ", ClientTypeName(session.type), " session ", session.id, " (",
+                        session.origin.Serialize(), ", pid ", pid, "): ", reason));
+    }
+    if (pid > 0 && kill_process_)
+      kill_process_(pid);
     return absl::InvalidArgumentError(absl::StrCat("bad message: ", reason));
   }
 

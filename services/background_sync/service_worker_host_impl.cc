@@ -11,8 +11,9 @@ namespace bgsync {
 
 // ---------------------------------------------------------------------------------------------------------------
 // One worker's Connect stream. Writes are queued (one outstanding at a time, as gRPC requires); Finish waits for
-// the queue to drain. Lock order: the host's mu_ may be held while calling Send/Close; the stream never calls
-// the host while holding its own mu_.
+// the queue to drain. Lock order: the host's mu_ may be held while calling Queue/Close; the stream never calls
+// the host while holding its own mu_. gRPC may write to the socket inside StartWrite, so the host starts writes
+// after releasing its lock (StartQueuedWrite).
 
 class ServiceWorkerHostImpl::Stream : public grpc::ServerBidiReactor<mojom::WorkerMessage, mojom::BrowserMessage> {
  public:
@@ -20,20 +21,27 @@ class ServiceWorkerHostImpl::Stream : public grpc::ServerBidiReactor<mojom::Work
 
   const Session& session() const { return session_; }
 
-  void Send(mojom::BrowserMessage message) {
-    const mojom::BrowserMessage* start = nullptr;
+  // Queues `message`. Returns true when the caller has claimed the write chain and must call StartQueuedWrite():
+  // until then the stream cannot finish (Finish waits for the claimed write), so it stays alive.
+  bool Queue(mojom::BrowserMessage message) {
+    absl::MutexLock lock(&mu_);
+    if (finish_requested_)
+      return false;
+    out_.push_back(std::move(message));
+    if (writing_)
+      return false;
+    writing_ = true;
+    return true;
+  }
+
+  // Starts the write claimed by Queue(); the rest of the queue follows from OnWriteDone.
+  void StartQueuedWrite() {
+    const mojom::BrowserMessage* start;
     {
       absl::MutexLock lock(&mu_);
-      if (finish_requested_)
-        return;
-      out_.push_back(std::move(message));
-      if (!writing_) {
-        writing_ = true;
-        start = &out_.front();
-      }
+      start = &out_.front();
     }
-    if (start)
-      StartWrite(start);
+    StartWrite(start);
   }
 
   // Ends the stream with `status` once pending writes are done. Idempotent.
@@ -183,9 +191,9 @@ grpc::ServerBidiReactor<mojom::WorkerMessage, mojom::BrowserMessage>* ServiceWor
 
 void ServiceWorkerHostImpl::OnReady(Stream* stream, const Session& session) {
   const int64_t id = session.service_worker_registration_id;
-  std::vector<mojom::BrowserMessage> to_send;
   bool duplicate = false;
   bool unwanted = false;
+  bool start_write = false;
   TimerId cancel = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -199,13 +207,13 @@ void ServiceWorkerHostImpl::OnReady(Stream* stream, const Session& session) {
       worker.starting = false;
       cancel = worker.start_timer;
       worker.start_timer = 0;
-      PumpLocked(id, worker, to_send);
+      start_write = PumpLocked(id, worker);
       if (worker.in_flight.empty())
         ArmIdleTimerLocked(id, worker);
-      for (mojom::BrowserMessage& message : to_send)
-        stream->Send(std::move(message));
     }
   }
+  if (start_write)
+    stream->StartQueuedWrite();
   if (cancel)
     clock_->Cancel(cancel);
   if (duplicate)
@@ -233,8 +241,8 @@ void ServiceWorkerHostImpl::OnResult(Stream* stream, const Session& session, con
       return stream->Reject("SyncEventResult with an invalid status");
   }
   PendingEvent event;
-  std::vector<mojom::BrowserMessage> to_send;
   bool stop_self = false;
+  bool start_write = false;
   {
     absl::MutexLock lock(&mu_);
     auto worker = workers_.find(id);
@@ -248,9 +256,8 @@ void ServiceWorkerHostImpl::OnResult(Stream* stream, const Session& session, con
     } else {
       event = std::move(it->second);
       worker->second.in_flight.erase(it);
-      PumpLocked(id, worker->second, to_send);
-      for (mojom::BrowserMessage& message : to_send)
-        stream->Send(std::move(message));
+      EraseDeadline(worker->second, event);
+      start_write = PumpLocked(id, worker->second);
       if (worker->second.in_flight.empty() && worker->second.queued.empty()) {
         if (AnyWaitingForSlotLocked()) {
           // Another service worker waits for a process slot: hand this one's over now, not after the idle time.
@@ -262,9 +269,10 @@ void ServiceWorkerHostImpl::OnResult(Stream* stream, const Session& session, con
       }
     }
   }
+  if (start_write)
+    stream->StartQueuedWrite();
   if (event.id == 0)
     return stream->Reject(absl::StrCat("result for unknown event ", result.event_id()));
-  clock_->Cancel(event.grace_timer);
   event.done(outcome);
   if (stop_self)
     launcher_->StopWorker(id);
@@ -325,30 +333,38 @@ void ServiceWorkerHostImpl::OnWorkerProcessGone(int64_t id) {
 
 void ServiceWorkerHostImpl::DispatchSyncEvent(const SyncEventRequest& request,
                                               absl::AnyInvocable<void(SyncEventOutcome)> done) {
-  const int64_t id = request.sw_registration_id;
+  std::vector<SyncEventDispatch> events;
+  events.push_back({request, std::move(done)});
+  DispatchSyncEvents(std::move(events));
+}
+
+void ServiceWorkerHostImpl::DispatchSyncEvents(std::vector<SyncEventDispatch> events) {
+  if (events.empty())
+    return;
+  const int64_t id = events.front().request.sw_registration_id;
   bool start = false;
   bool shut = false;
+  Stream* start_write = nullptr;
   {
     absl::MutexLock lock(&mu_);
     if (shutting_down_) {
-      start = false;
       shut = true;
     } else {
       Worker& worker = workers_[id];
-      PendingEvent event;
-      event.id = next_event_id_++;
-      event.request = request;
-      event.done = std::move(done);
-      worker.queued.push_back(std::move(event));
+      for (SyncEventDispatch& dispatch : events) {
+        PendingEvent event;
+        event.id = next_event_id_++;
+        event.request = std::move(dispatch.request);
+        event.done = std::move(dispatch.done);
+        worker.queued.push_back(std::move(event));
+      }
       if (worker.idle_timer) {
         clock_->Cancel(worker.idle_timer);
         worker.idle_timer = 0;
       }
       if (worker.stream) {
-        std::vector<mojom::BrowserMessage> to_send;
-        PumpLocked(id, worker, to_send);
-        for (mojom::BrowserMessage& message : to_send)
-          worker.stream->Send(std::move(message));
+        if (PumpLocked(id, worker))
+          start_write = worker.stream;
       } else if (!worker.starting && !worker.waiting_for_slot && !worker.stopping) {
         worker.starting = true;
         start = true;
@@ -356,11 +372,16 @@ void ServiceWorkerHostImpl::DispatchSyncEvent(const SyncEventRequest& request,
       }
     }
   }
-  if (shut)
-    return done(SyncEventOutcome::kAborted);
-  if (!start)
+  if (start_write)
+    start_write->StartQueuedWrite();
+  if (shut) {
+    // Moved-from above only when not shutting down: every callback is still here.
+    for (SyncEventDispatch& dispatch : events)
+      dispatch.done(SyncEventOutcome::kAborted);
     return;
-  StartWorker(id);
+  }
+  if (start)
+    StartWorker(id);
 }
 
 void ServiceWorkerHostImpl::StartWorker(int64_t id) {
@@ -418,12 +439,11 @@ void ServiceWorkerHostImpl::StartWaitingWorker() {
     StartWorker(id);
 }
 
-void ServiceWorkerHostImpl::PumpLocked(int64_t id, Worker& worker, std::vector<mojom::BrowserMessage>& to_send) {
+bool ServiceWorkerHostImpl::PumpLocked(int64_t id, Worker& worker) {
   const absl::Time now = clock_->Now();
-  for (const auto& [event_id, event] : worker.in_flight) {
-    if (event.request.deadline <= now)
-      return;  // overran a deadline: it is about to be stopped, unless it answers after all
-  }
+  if (!worker.deadlines.empty() && worker.deadlines.begin()->first <= now)
+    return false;  // overran a deadline: it is about to be stopped, unless it answers after all
+  bool start_write = false;
   while (!worker.queued.empty() && static_cast<int>(worker.in_flight.size()) < options_.max_events_per_worker) {
     PendingEvent event = std::move(worker.queued.front());
     worker.queued.pop_front();
@@ -443,22 +463,52 @@ void ServiceWorkerHostImpl::PumpLocked(int64_t id, Worker& worker, std::vector<m
       sync->set_last_chance(event.request.last_chance);
       sync->set_timeout_ms(timeout_ms);
     }
-    to_send.push_back(std::move(message));
+    start_write |= worker.stream->Queue(std::move(message));
+    worker.deadlines.emplace(event.request.deadline, event.id);
     const uint64_t event_id = event.id;
-    event.grace_timer = PostGuarded(event.request.deadline + options_.deadline_grace,
-                                    [this, id, event_id] { OnDeadlinePassed(id, event_id); });
     worker.in_flight.emplace(event_id, std::move(event));
   }
+  ArmDeadlineTimerLocked(id, worker);
+  return start_write;
+}
+
+void ServiceWorkerHostImpl::EraseDeadline(Worker& worker, const PendingEvent& event) {
+  auto [first, last] = worker.deadlines.equal_range(event.request.deadline);
+  for (auto it = first; it != last; ++it) {
+    if (it->second == event.id) {
+      worker.deadlines.erase(it);
+      return;
+    }
+  }
+}
+
+void ServiceWorkerHostImpl::ArmDeadlineTimerLocked(int64_t id, Worker& worker) {
+  if (worker.deadlines.empty())
+    return;  // a timer still armed finds nothing overdue and lapses
+  const absl::Time at = worker.deadlines.begin()->first + options_.deadline_grace;
+  if (worker.deadline_timer && worker.deadline_timer_at <= at)
+    return;  // it runs first, and re-arms for what is left
+  if (worker.deadline_timer)
+    clock_->Cancel(worker.deadline_timer);
+  worker.deadline_timer_at = at;
+  worker.deadline_timer = PostGuarded(at, [this, id] { OnDeadlineTimer(id); });
+}
+
+void ServiceWorkerHostImpl::CancelDeadlineTimerLocked(Worker& worker) {
+  if (worker.deadline_timer)
+    clock_->Cancel(worker.deadline_timer);
+  worker.deadline_timer = 0;
+  worker.deadline_timer_at = absl::InfiniteFuture();
 }
 
 void ServiceWorkerHostImpl::FailAllLocked(Worker& worker,
                                           SyncEventOutcome outcome,
                                           std::vector<Completion>& completions) {
-  for (auto& [event_id, event] : worker.in_flight) {
-    clock_->Cancel(event.grace_timer);
+  for (auto& [event_id, event] : worker.in_flight)
     completions.emplace_back(std::move(event.done), outcome);
-  }
   worker.in_flight.clear();
+  worker.deadlines.clear();
+  CancelDeadlineTimerLocked(worker);
   for (PendingEvent& event : worker.queued)
     completions.emplace_back(std::move(event.done), outcome);
   worker.queued.clear();
@@ -491,27 +541,40 @@ void ServiceWorkerHostImpl::OnStartTimeout(int64_t id) {
     done(outcome);
 }
 
-void ServiceWorkerHostImpl::OnDeadlinePassed(int64_t id, uint64_t event_id) {
-  // The worker overran the deadline and the grace: stop it. Its events fail (the engine has already counted
-  // this one as timed out and ignores the late outcome).
+void ServiceWorkerHostImpl::OnDeadlineTimer(int64_t id) {
+  // A worker whose earliest event in flight overran its deadline and the grace is stopped. Its events fail (the
+  // engine has already counted the overdue one as timed out and ignores the late outcome).
   std::vector<Completion> completions;
   {
     absl::MutexLock lock(&mu_);
     auto worker = workers_.find(id);
-    if (worker == workers_.end() || !worker->second.in_flight.contains(event_id))
+    if (worker == workers_.end())
       return;
-    auto it = worker->second.in_flight.find(event_id);
-    completions.emplace_back(std::move(it->second.done), SyncEventOutcome::kTimedOut);
-    worker->second.in_flight.erase(it);
-    // Its other events in flight end with the process; queued ones (never sent) wait for its successor.
-    for (auto& [other_id, other] : worker->second.in_flight) {
-      clock_->Cancel(other.grace_timer);
-      completions.emplace_back(std::move(other.done), SyncEventOutcome::kAborted);
+    const absl::Time now = clock_->Now();
+    if (worker->second.deadline_timer_at <= now) {
+      // This is (or replaces) the armed timer.
+      worker->second.deadline_timer = 0;
+      worker->second.deadline_timer_at = absl::InfiniteFuture();
     }
+    if (worker->second.deadlines.empty())
+      return;
+    const auto [deadline, event_id] = *worker->second.deadlines.begin();
+    if (deadline + options_.deadline_grace > now) {
+      ArmDeadlineTimerLocked(id, worker->second);
+      return;
+    }
+    auto overdue = worker->second.in_flight.find(event_id);
+    completions.emplace_back(std::move(overdue->second.done), SyncEventOutcome::kTimedOut);
+    worker->second.in_flight.erase(overdue);
+    // Its other events in flight end with the process; queued ones (never sent) wait for its successor.
+    for (auto& [other_id, other] : worker->second.in_flight)
+      completions.emplace_back(std::move(other.done), SyncEventOutcome::kAborted);
     worker->second.in_flight.clear();
+    worker->second.deadlines.clear();
     BeginStopLocked(id, worker->second,
                     grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "sync event deadline passed"));
   }
+  deadline_stops_.fetch_add(1);
   launcher_->StopWorker(id);
   for (auto& [done, outcome] : completions)
     done(outcome);
@@ -541,6 +604,7 @@ void ServiceWorkerHostImpl::BeginStopLocked(int64_t id, Worker& worker, grpc::St
       clock_->Cancel(*timer);
     *timer = 0;
   }
+  CancelDeadlineTimerLocked(worker);
   worker.starting = false;
   worker.stopping = true;
   worker.stop_timer = PostGuarded(clock_->Now() + options_.start_timeout, [this, id] { OnStopTimeout(id); });

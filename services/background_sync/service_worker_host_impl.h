@@ -3,8 +3,10 @@
 #ifndef SERVICES_BACKGROUND_SYNC_SERVICE_WORKER_HOST_IMPL_H_
 #define SERVICES_BACKGROUND_SYNC_SERVICE_WORKER_HOST_IMPL_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 
 #include "absl/base/thread_annotations.h"
@@ -59,8 +61,9 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   grpc::ServerBidiReactor<mojom::WorkerMessage, mojom::BrowserMessage>* Connect(
       grpc::CallbackServerContext* context) override;
 
-  // SyncEventDispatcher.
+  // SyncEventDispatcher. A batch goes to its worker under one lock, its messages written back to back.
   void DispatchSyncEvent(const SyncEventRequest& event, absl::AnyInvocable<void(SyncEventOutcome)> done) override;
+  void DispatchSyncEvents(std::vector<SyncEventDispatch> events) override;
 
   // The worker process of `sw_registration_id` exited (or was never started). If it crashed, its events fail at
   // once; if the host had stopped it, events queued since start a new process.
@@ -73,6 +76,10 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   // Service-worker registrations with a connected worker, for tools.
   std::vector<int64_t> ConnectedWorkers();
 
+  // Worker processes stopped (the launcher kills them) because an event overran its deadline and the grace, since
+  // this host was made.
+  int64_t deadline_stops() const { return deadline_stops_.load(); }
+
   class Stream;
 
  private:
@@ -80,7 +87,6 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
     uint64_t id = 0;
     SyncEventRequest request;
     absl::AnyInvocable<void(SyncEventOutcome)> done;
-    TimerId grace_timer = 0;
   };
   struct Worker {
     Stream* stream = nullptr;  // set once the worker said WorkerReady
@@ -94,6 +100,10 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
     TimerId stop_timer = 0;                                 // gives up waiting for a stopping process's exit
     std::deque<PendingEvent> queued;                        // not sent yet
     absl::flat_hash_map<uint64_t, PendingEvent> in_flight;  // sent, unanswered
+    // The events in flight by deadline, and one timer at the earliest deadline + the grace (not one per event).
+    std::multimap<absl::Time, uint64_t> deadlines;
+    TimerId deadline_timer = 0;
+    absl::Time deadline_timer_at = absl::InfiniteFuture();
   };
   using Completion = std::pair<absl::AnyInvocable<void(SyncEventOutcome)>, SyncEventOutcome>;
 
@@ -103,9 +113,14 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   void OnStreamClosed(Stream* stream, int64_t sw_registration_id);
 
   // Sends queued events while the worker has room and no event past its deadline (a worker that overran one is
-  // about to be stopped: later events wait for its successor). Returns the messages to write (outside the lock).
-  void PumpLocked(int64_t id, Worker& worker, std::vector<mojom::BrowserMessage>& to_send)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // about to be stopped: later events wait for its successor). The worker must have a stream. Returns true when
+  // the caller must call worker.stream->StartQueuedWrite() once it has released the lock.
+  bool PumpLocked(int64_t id, Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets the deadline of `event`, which was in flight.
+  static void EraseDeadline(Worker& worker, const PendingEvent& event);
+  // Makes sure a deadline timer runs by the earliest deadline in flight + the grace.
+  void ArmDeadlineTimerLocked(int64_t id, Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CancelDeadlineTimerLocked(Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fails every event of `worker` with `outcome` and forgets it.
   void FailAllLocked(Worker& worker, SyncEventOutcome outcome, std::vector<Completion>& completions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -122,7 +137,8 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   // Starts one worker that is waiting for a process slot, if any.
   void StartWaitingWorker();
   void OnStartTimeout(int64_t id);
-  void OnDeadlinePassed(int64_t id, uint64_t event_id);
+  // The worker's deadline timer: stops it if its earliest event in flight is overdue, else re-arms.
+  void OnDeadlineTimer(int64_t id);
   void OnIdle(int64_t id);
   void OnStopTimeout(int64_t id);
   TimerId PostGuarded(absl::Time when, absl::AnyInvocable<void()> task);
@@ -134,6 +150,7 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   const WorkerHostOptions options_;
   // Timers reach this only while it is alive.
   const std::shared_ptr<LifetimeGuard> guard_ = std::make_shared<LifetimeGuard>();
+  std::atomic<int64_t> deadline_stops_{0};
 
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;

@@ -57,11 +57,26 @@ void SessionRateLimiter::StopDelaying() {
     tarpit.join();  // it answers every held refusal before it ends
 }
 
-void SessionRateLimiter::Refuse(grpc::ServerUnaryReactor* reactor) {
+absl::Time SessionRateLimiter::RefusalDue(const Session& session, absl::Time now) {
+  absl::Time due = now + limit_.refusal_delay;
+  absl::MutexLock lock(&mu_);
+  auto it = buckets_.find(session.id);
+  if (it == buckets_.end() || limit_.calls_per_second <= 0)
+    return due;
+  due = std::max(due, it->second.next_refusal);
+  it->second.next_refusal = due + absl::Seconds(1 / limit_.calls_per_second);
+  return due;
+}
+
+void SessionRateLimiter::Refuse(const Session& session, grpc::ServerUnaryReactor* reactor) {
   if (limit_.refusal_delay > absl::ZeroDuration()) {
     absl::MutexLock lock(&tarpit_mu_);
     if (!stopping_) {
-      held_.emplace_back(absl::Now() + limit_.refusal_delay, reactor);
+      // Booked and held under tarpit_mu_: a Forget of the session either finds this refusal held (and answers it at
+      // once) or has already dropped the bucket (no booking: the delay alone).
+      const absl::Time due = RefusalDue(session, absl::Now());
+      held_.push_back({due, next_order_++, session.id, reactor});
+      std::push_heap(held_.begin(), held_.end(), AnsweredLater);
       if (!tarpit_.joinable())
         tarpit_ = std::thread([this] { RunTarpit(); });
       return;
@@ -79,12 +94,17 @@ void SessionRateLimiter::RunTarpit() {
       absl::MutexLock lock(&tarpit_mu_);
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tarpit_mu_) { return stopping_ || !held_.empty(); };
       tarpit_mu_.Await(absl::Condition(&has_work));
+      // Sleeps until the first refusal is due, or until one that is due sooner arrives (or Forget made one due).
+      const absl::Time first = held_.empty() ? absl::InfinitePast() : held_.front().due;
+      auto sooner = [this, first]()
+                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(tarpit_mu_) { return stopping_ || held_.front().due < first; };
       if (!stopping_)
-        tarpit_mu_.AwaitWithDeadline(absl::Condition(&stopping_), held_.front().first);
+        tarpit_mu_.AwaitWithDeadline(absl::Condition(&sooner), first);
       const absl::Time now = absl::Now();
-      while (!held_.empty() && (stopping_ || held_.front().first <= now)) {
-        due.push_back(held_.front().second);
-        held_.pop_front();
+      while (!held_.empty() && (stopping_ || held_.front().due <= now)) {
+        std::pop_heap(held_.begin(), held_.end(), AnsweredLater);
+        due.push_back(held_.back().reactor);
+        held_.pop_back();
       }
       stop = stopping_;
     }
@@ -102,8 +122,20 @@ size_t SessionRateLimiter::held_refusals() {
 }
 
 void SessionRateLimiter::Forget(uint64_t session_id) {
-  absl::MutexLock lock(&mu_);
-  buckets_.erase(session_id);
+  absl::MutexLock lock(&tarpit_mu_);  // before mu_, as in Refuse
+  {
+    absl::MutexLock buckets_lock(&mu_);
+    buckets_.erase(session_id);
+  }
+  bool changed = false;
+  for (Held& held : held_) {
+    if (held.session_id == session_id) {
+      held.due = absl::InfinitePast();
+      changed = true;
+    }
+  }
+  if (changed)
+    std::make_heap(held_.begin(), held_.end(), AnsweredLater);  // the tarpit wakes: its first is due sooner
 }
 
 std::string SessionRateLimiter::RefusalMessage() const {

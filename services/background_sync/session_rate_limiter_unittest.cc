@@ -89,6 +89,32 @@ TEST(SessionRateLimiterTest, ForgottenSessionsFreeTheirBucket) {
   EXPECT_EQ(limiter.tracked_sessions(), 0u);
 }
 
+// However many calls a session keeps in flight, its refusals come back oldest first and at most at its rate, each
+// at least the refusal delay after it was made; another session's refusals do not wait behind them.
+TEST(SessionRateLimiterTest, ASessionsRefusalsAreAnsweredAtItsRate) {
+  FakeClock clock;
+  SessionRateLimiter limiter(&clock, {/*calls_per_second=*/100, /*burst=*/1, absl::Milliseconds(250)});
+  const Session flooder = MakeSession(1);
+  const Session other = MakeSession(2);
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  ASSERT_TRUE(limiter.TryAcquire(flooder));
+  ASSERT_FALSE(limiter.TryAcquire(flooder));
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_EQ(limiter.RefusalDue(flooder, t0), t0 + absl::Milliseconds(250 + 10 * i)) << i;
+  // 1,000 refusals take 10 s to come back; a refusal made later still queues behind them.
+  EXPECT_EQ(limiter.RefusalDue(flooder, t0 + absl::Seconds(5)), t0 + absl::Milliseconds(250 + 10'000));
+  ASSERT_TRUE(limiter.TryAcquire(other));
+  ASSERT_FALSE(limiter.TryAcquire(other));
+  EXPECT_EQ(limiter.RefusalDue(other, t0), t0 + absl::Milliseconds(250));
+  // A session quiet for longer than its queue starts afresh.
+  EXPECT_EQ(limiter.RefusalDue(other, t0 + absl::Hours(1)), t0 + absl::Hours(1) + absl::Milliseconds(250));
+  // An ended session books nothing: its refusals (and those of a session never seen) wait the delay alone.
+  limiter.Forget(flooder.id);
+  EXPECT_EQ(limiter.RefusalDue(flooder, t0), t0 + absl::Milliseconds(250));
+  EXPECT_EQ(limiter.RefusalDue(flooder, t0), t0 + absl::Milliseconds(250));
+  EXPECT_EQ(limiter.tracked_sessions(), 1u);
+}
+
 TEST(SessionRateLimiterTest, ZeroRateIsNoLimit) {
   FakeClock clock;
   SessionRateLimiter limiter(&clock, {0, 1});

@@ -45,14 +45,19 @@ absl::StatusOr<SessionRegistry::Created> SessionRegistry::Create(const Origin& o
   created.session = Session{next_id_++, origin, type, service_worker_registration_id, pid, std::move(bound_peer)};
   by_token_[created.token] = created.session;
   token_of_[created.session.id] = created.token;
+  if (type == ClientType::kWindow)
+    ++windows_[origin];
   return created;
 }
 
-void SessionRegistry::SetPid(uint64_t session_id, pid_t pid) {
+absl::Status SessionRegistry::SetPid(uint64_t session_id, pid_t pid) {
   absl::MutexLock lock(&mu_);
   auto it = token_of_.find(session_id);
-  if (it != token_of_.end())
-    by_token_[it->second].pid = pid;
+  if (it == token_of_.end())
+    return absl::NotFoundError(
+        absl::StrCat("session ", session_id, " is not live (revoked before pid ", pid, " was recorded)"));
+  by_token_[it->second].pid = pid;
+  return absl::OkStatus();
 }
 
 std::optional<Session> SessionRegistry::Authenticate(absl::string_view token, absl::string_view peer) {
@@ -77,21 +82,26 @@ bool SessionRegistry::IsLive(uint64_t session_id) {
   return token_of_.contains(session_id);
 }
 
-void SessionRegistry::Revoke(uint64_t session_id) {
+std::optional<Session> SessionRegistry::Revoke(uint64_t session_id) {
   Session session;
   std::vector<std::function<void(const Session&)>> observers;
   {
     absl::MutexLock lock(&mu_);
     auto it = token_of_.find(session_id);
     if (it == token_of_.end())
-      return;
+      return std::nullopt;
     auto node = by_token_.extract(it->second);
     session = node.mapped();
     token_of_.erase(it);
+    if (session.type == ClientType::kWindow) {
+      if (auto windows = windows_.find(session.origin); windows != windows_.end() && --windows->second == 0)
+        windows_.erase(windows);
+    }
     observers = observers_;
   }
   for (auto& observer : observers)
     observer(session);
+  return session;
 }
 
 void SessionRegistry::RevokeProcess(pid_t pid) {
@@ -138,11 +148,7 @@ std::vector<Session> SessionRegistry::List() {
 
 bool SessionRegistry::HasWindow(const Origin& origin) {
   absl::MutexLock lock(&mu_);
-  for (const auto& [token, session] : by_token_) {
-    if (session.type == ClientType::kWindow && session.origin == origin)
-      return true;
-  }
-  return false;
+  return windows_.contains(origin);
 }
 
 }  // namespace bgsync

@@ -21,6 +21,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -65,8 +66,10 @@ class SessionRegistry {
                                  std::string bound_peer = "");
 
   // Records the process a session was created for, once it has been spawned (the token must exist before the
-  // spawn, to be handed over). Unknown ids are ignored.
-  void SetPid(uint64_t session_id, pid_t pid);
+  // spawn, to be handed over). Errors: kNotFound when the session is no longer live — it was revoked while the
+  // spawn ran, e.g. for a bad message the process sent before its pid was known (BadMessageReporter could not
+  // kill it then), or because the process already exited. The caller must then kill the process at once.
+  absl::Status SetPid(uint64_t session_id, pid_t pid);
 
   // The live session of `token` for a call from the connection `peer` (the call's ServerContext::peer()), or
   // nullopt: the token is unknown or revoked, or its session is bound to another connection. The last case is
@@ -81,8 +84,10 @@ class SessionRegistry {
   // True while the session `session_id` has not been revoked.
   bool IsLive(uint64_t session_id);
 
-  // Ends the session: its token stops working and observers are told (once). Unknown ids are ignored.
-  void Revoke(uint64_t session_id);
+  // Ends the session: its token stops working and observers are told (once). Returns the session as it was when
+  // it ended (its pid as recorded by then: SetPid and Revoke are ordered), or nullopt if it was not live (unknown
+  // ids are ignored).
+  std::optional<Session> Revoke(uint64_t session_id);
   // Ends every session of process `pid` (it exited).
   void RevokeProcess(pid_t pid);
   // Ends every session bound to `peer` (its connection is gone, e.g. because the peer's name is being given to a
@@ -94,7 +99,8 @@ class SessionRegistry {
 
   // The live sessions, by id.
   std::vector<Session> List();
-  // Sessions of type kWindow of `origin` (for "has a top-level window").
+  // Sessions of type kWindow of `origin` (for "has a top-level window"). A lookup, not a scan: the engine asks for
+  // every event it settles.
   bool HasWindow(const Origin& origin);
 
  private:
@@ -104,6 +110,8 @@ class SessionRegistry {
   absl::flat_hash_map<uint64_t, std::string> token_of_ ABSL_GUARDED_BY(mu_);
   int64_t stolen_token_refusals_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::function<void(const Session&)>> observers_ ABSL_GUARDED_BY(mu_);
+  // Live kWindow sessions per origin; origins without one are absent.
+  absl::flat_hash_map<Origin, int> windows_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace bgsync

@@ -1,8 +1,10 @@
 #include "services/background_sync/session_registry.h"
 
 #include <set>
+#include <vector>
 
 #include "gtest/gtest.h"
+#include "services/background_sync/bad_message_reporter.h"
 
 namespace bgsync {
 namespace {
@@ -26,6 +28,24 @@ TEST(SessionRegistryTest, TokensAreUnguessableAndAuthenticate) {
   EXPECT_EQ(tokens.size(), 100u);
   EXPECT_FALSE(sessions.Authenticate(""));
   EXPECT_FALSE(sessions.Authenticate(std::string(64, '0')));
+}
+
+TEST(SessionRegistryTest, AnOriginHasAWindowWhileAnyOfItsWindowSessionsLives) {
+  SessionRegistry sessions;
+  const Origin other = *Origin::Parse("https://other.example");
+  auto iframe = *sessions.Create(kMail, ClientType::kIframe, 0, 0);
+  EXPECT_FALSE(sessions.HasWindow(kMail));  // only top-level windows count
+  auto first = *sessions.Create(kMail, ClientType::kWindow, 0, 0);
+  auto second = *sessions.Create(kMail, ClientType::kWindow, 0, 0);
+  EXPECT_TRUE(sessions.HasWindow(kMail));
+  EXPECT_FALSE(sessions.HasWindow(other));
+  sessions.Revoke(first.session.id);
+  sessions.Revoke(first.session.id);  // a second revoke of one session changes nothing
+  EXPECT_TRUE(sessions.HasWindow(kMail));
+  sessions.Revoke(iframe.session.id);
+  EXPECT_TRUE(sessions.HasWindow(kMail));
+  sessions.Revoke(second.session.id);
+  EXPECT_FALSE(sessions.HasWindow(kMail));
 }
 
 TEST(SessionRegistryTest, RevokeEndsTheSessionAndNotifiesOnce) {
@@ -97,6 +117,47 @@ TEST(SessionRegistryTest, RevokeBoundToEndsTheSessionsOfThatConnectionOnly) {
   auto new_channel = *sessions.Create(kMail, ClientType::kServiceWorker, 5, 102, "fd:9");
   EXPECT_TRUE(sessions.Authenticate(new_channel.token, "fd:9"));
   EXPECT_FALSE(sessions.Authenticate(old_channel.token, "fd:9"));
+}
+
+// A launched process's session exists before its pid is known (the token goes into the spawn). SetPid records
+// the pid of a live session and fails for one that ended in the meantime, so the launcher can kill the process.
+TEST(SessionRegistryTest, SetPidFailsForASessionRevokedBeforeThePidWasRecorded) {
+  SessionRegistry sessions;
+  auto live = *sessions.Create(kMail, ClientType::kWindow, 0, 0, "fd:7");
+  EXPECT_TRUE(sessions.SetPid(live.session.id, 4242).ok());
+  EXPECT_EQ(sessions.Authenticate(live.token, "fd:7")->pid, 4242);
+  auto revoked = *sessions.Create(kMail, ClientType::kServiceWorker, 3, 0, "fd:8");
+  std::optional<Session> ended = sessions.Revoke(revoked.session.id);
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->pid, 0);
+  EXPECT_EQ(sessions.SetPid(revoked.session.id, 4243).code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(sessions.Revoke(revoked.session.id)) << "revoked twice";
+  EXPECT_EQ(sessions.SetPid(12345, 4244).code(), absl::StatusCode::kNotFound) << "an id never issued";
+  EXPECT_EQ(sessions.Revoke(live.session.id)->pid, 4242);
+}
+
+// The race of a bad message with the launch, both orders: the reporter kills the pid recorded when it revokes the
+// session, even if the call's copy of the session was taken before the pid was recorded; and when it revokes
+// first, there is no pid to kill and SetPid tells the launcher to kill instead. Either way the process dies.
+TEST(SessionRegistryTest, ABadMessageRacingTheLaunchStillKillsTheProcess) {
+  SessionRegistry sessions;
+  std::vector<pid_t> killed;
+  BadMessageReporter reporter(&sessions, [&](pid_t pid) { killed.push_back(pid); });
+
+  // The pid is recorded between the call's authentication and its report.
+  auto first = *sessions.Create(kMail, ClientType::kWindow, 0, 0, "fd:7");
+  const Session stale = *sessions.Authenticate(first.token, "fd:7");
+  ASSERT_TRUE(sessions.SetPid(first.session.id, 4242).ok());
+  EXPECT_EQ(reporter.Report(stale, "impossible").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(killed, std::vector<pid_t>{4242});
+
+  // The report comes before the pid is recorded.
+  auto second = *sessions.Create(kMail, ClientType::kServiceWorker, 3, 0, "fd:8");
+  EXPECT_EQ(reporter.Report(*sessions.Authenticate(second.token, "fd:8"), "impossible").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(killed, std::vector<pid_t>{4242}) << "no pid to kill yet";
+  EXPECT_EQ(sessions.SetPid(second.session.id, 4243).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(reporter.count(), 2);
 }
 
 }  // namespace

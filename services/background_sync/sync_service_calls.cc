@@ -47,7 +47,7 @@ AdmittedCall SyncServiceCalls::Admit(grpc::CallbackServerContext* context, std::
     call.reactor->Finish(ToGrpc(bad_messages_->Report(*call.session, *bad_input)));
     call.session.reset();
   } else if (rate_limiter_ && !rate_limiter_->TryAcquire(*call.session)) {
-    rate_limiter_->Refuse(call.reactor);
+    rate_limiter_->Refuse(*call.session, call.reactor);
     call.session.reset();
   }
   return call;

@@ -235,6 +235,24 @@ int EngagementSet(Cli& cli, const Args& args) {
 // ---------------------------------------------------------------------------------------------------------------
 // Status.
 
+namespace {
+
+// "served", "repaired" or "quarantined" (SyncStoreOutcome).
+std::string SyncStoreOutcomeName(admin::SyncStoreOutcome outcome) {
+  switch (outcome) {
+    case admin::SYNC_STORE_SERVED:
+      return "served";
+    case admin::SYNC_STORE_REPAIRED:
+      return "repaired";
+    case admin::SYNC_STORE_QUARANTINED:
+      return "quarantined";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
+
 int Status(Cli& cli, const Args&) {
   admin::BrowserStatus status;
   if (int rc = cli.Call(&Cli::Stub::GetStatus, admin::Empty(), &status))
@@ -242,6 +260,8 @@ int Status(Cli& cli, const Args&) {
   std::vector<std::string> workers;
   for (int64_t id : status.running_workers())
     workers.push_back(absl::StrCat(id));
+  const std::string store = SyncStoreOutcomeName(status.sync_store_outcome());
+  const int kept = status.sync_store_damaged_kept();
   Table table({"pid", absl::StrCat(status.pid())});
   table.AddRow({"profile", status.profile()});
   table.AddRow({"admin socket", cli.admin_socket_path()});
@@ -251,6 +271,15 @@ int Status(Cli& cli, const Args&) {
   table.AddRow({"events dispatched", absl::StrCat(status.events_dispatched())});
   table.AddRow({"bad messages", absl::StrCat(status.bad_messages())});
   table.AddRow({"stolen tokens refused", absl::StrCat(status.stolen_token_refusals())});
+  table.AddRow({"rate-limited calls", absl::StrCat(status.rate_limited_calls())});
+  table.AddRow({"workers killed (deadline)", absl::StrCat(status.workers_killed_for_deadline())});
+  table.AddRow(
+      {"sync store",
+       kept == 0 ? store : absl::StrCat(store, " (", kept, " damaged ", kept == 1 ? "store" : "stores", " kept)")});
+  if (!status.sync_store_recovery().empty())
+    table.AddRow({"sync store recovery", status.sync_store_recovery()});
+  table.AddRow({"quarantined at load", absl::StrCat(status.quarantined_at_load())});
+  table.AddRow({"interrupted at load", absl::StrCat(status.interrupted_at_load())});
   cli.PrintTable(JsonObject()
                      .Add("pid", status.pid())
                      .Add("profile", status.profile())
@@ -261,6 +290,13 @@ int Status(Cli& cli, const Args&) {
                      .Add("events_dispatched", status.events_dispatched())
                      .Add("bad_messages", status.bad_messages())
                      .Add("stolen_token_refusals", status.stolen_token_refusals())
+                     .Add("rate_limited_calls", status.rate_limited_calls())
+                     .Add("workers_killed_for_deadline", status.workers_killed_for_deadline())
+                     .Add("sync_store", store)
+                     .Add("sync_store_damaged_kept", kept)
+                     .Add("sync_store_recovery", status.sync_store_recovery())
+                     .Add("quarantined_at_load", status.quarantined_at_load())
+                     .Add("interrupted_at_load", status.interrupted_at_load())
                      .Serialize(),
                  table);
   return kExitOk;

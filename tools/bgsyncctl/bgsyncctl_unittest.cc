@@ -317,9 +317,20 @@ TEST_F(BgsyncctlTest, DispatchStatusAndLog) {
   EXPECT_EQ(Field(status.out, "pid"), absl::StrCat(browser_pid_)) << status;
   EXPECT_EQ(Field(status.out, "profile"), profile_) << status;
   EXPECT_EQ(Field(status.out, "system network"), "online") << status;  // --no-netlink: the system is online
+  // The protections' counters (browser_e2e_unittests moves each of them for a real cause).
+  EXPECT_EQ(Field(status.out, "rate-limited calls"), "0") << status;
+  EXPECT_EQ(Field(status.out, "workers killed (deadline)"), "0") << status;
+  EXPECT_EQ(Field(status.out, "sync store"), "served") << status;
+  EXPECT_EQ(Field(status.out, "sync store recovery"), "<missing>") << status;
+  EXPECT_EQ(Field(status.out, "quarantined at load"), "0") << status;
+  EXPECT_EQ(Field(status.out, "interrupted at load"), "0") << status;
   Result json = Ctl({"status", "--json"});
   ASSERT_EQ(json.exit_code, 0) << json;
   EXPECT_TRUE(absl::StartsWith(json.out, absl::StrCat("{\"pid\":", browser_pid_, ","))) << json;
+  EXPECT_TRUE(absl::StrContains(json.out,
+                                "\"rate_limited_calls\":0,\"workers_killed_for_deadline\":0,"
+                                "\"sync_store\":\"served\",\"sync_store_damaged_kept\":0,"))
+      << json;
 
   EXPECT_EQ(Ctl({"network", "online"}).out, "ok\n");
   EXPECT_EQ(Ctl({"network", "emulate-offline", good}).out, "ok\n");
