@@ -5,12 +5,15 @@
 //                       [--worker-idle-timeout SECONDS] [--max-workers N] [--max-events-per-worker N]
 //                       [--periodic-min-interval SECONDS] [--periodic-batch-interval SECONDS]
 //                       [--periodic-max-attempts N] [--rate-limit CALLS_PER_SECOND] [--rate-burst N]
-//                       [--worker-deadline-grace SECONDS]
+//                       [--worker-deadline-grace SECONDS] [--relaxed-durability]
 // The profile (default $XDG_DATA_HOME/bgsync/Default, else ~/.local/share/bgsync/Default) holds the LevelDB
 // stores: BackgroundSync (registrations), ServiceWorkers, BackgroundServices (DevTools recording), Permissions and
 // SiteEngagement (both set through the admin endpoint). Each run makes a private runtime directory (0700) with
 // browser.sock (tools' renderer sessions; the renderers and workers it launches each talk over a private channel)
 // and admin.sock (bgsyncctl), and writes its path to <profile>/RuntimeDirectory.
+// --relaxed-durability answers a Register once its write is in the operating system's hands (LevelDB without
+// fsync: a browser crash loses nothing, an OS crash or power loss may lose the last registrations); by default it
+// answers only once the write is on disk.
 // SIGTERM/SIGINT: stop accepting, let in-flight Registers finish, exit 0.
 #include <signal.h>
 #include <sys/stat.h>
@@ -25,6 +28,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "browser/admin/browser_admin_service.h"
 #include "browser/background_sync_host.h"
 #include "browser/connectivity/connectivity_controller.h"
@@ -63,7 +67,7 @@ void Usage() {
                "                      [--max-workers N] [--max-events-per-worker N]\n"
                "                      [--periodic-min-interval SECONDS] [--periodic-batch-interval SECONDS]\n"
                "                      [--periodic-max-attempts N] [--rate-limit CALLS_PER_SECOND] [--rate-burst N]\n"
-               "                      [--worker-deadline-grace SECONDS]\n");
+               "                      [--worker-deadline-grace SECONDS] [--relaxed-durability]\n");
 }
 
 bool ParseFlags(int argc, char** argv, Flags& flags) {
@@ -105,6 +109,8 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       flags.rate_limit.burst = number;
     } else if (arg == "--worker-deadline-grace" && value(number)) {
       flags.worker_deadline_grace = absl::Seconds(number);
+    } else if (arg == "--relaxed-durability") {
+      flags.parameters.durable_writes = false;
     } else {
       return false;
     }
@@ -142,23 +148,35 @@ int Run(const Flags& flags) {
     return Fail(absl::StrCat("cannot create profile ", flags.profile, ": ", error.message()));
 
   // One browser per profile: LevelDB's lock on the store refuses a second one. A damaged store is repaired on a
-  // copy or kept aside, never deleted (reliability.md P7).
-  absl::StatusOr<LevelDbStorageBackend::OpenResult> sync_store =
-      LevelDbStorageBackend::OpenWithRecovery(flags.profile + "/BackgroundSync", {});
+  // copy or kept aside, never deleted (reliability.md P7). The engine's start-up load reads every record with its
+  // checksum verified, so the store is not verified here too (that would read it twice); if the load cannot read
+  // it, the store is opened again with every record verified, which repairs or keeps aside what is damaged, and
+  // loaded again (see start_host below).
+  const std::string sync_store_path = flags.profile + "/BackgroundSync";
+  auto open_sync_store = [&sync_store_path](bool verify) -> absl::StatusOr<LevelDbStorageBackend::OpenResult> {
+    LevelDbStorageBackend::Options options;
+    options.verify_records_at_open = verify;
+    absl::StatusOr<LevelDbStorageBackend::OpenResult> opened =
+        LevelDbStorageBackend::OpenWithRecovery(sync_store_path, options);
+    if (!opened.ok())
+      return opened;
+    if (opened->outcome != LevelDbStorageBackend::OpenOutcome::kServed)
+      std::fprintf(stderr, "bgsync_browser: %s\n", opened->Describe().c_str());
+    if (opened->outcome == LevelDbStorageBackend::OpenOutcome::kRepaired) {
+      absl::StatusOr<bool> restored = SyncRegistrationStore::RestoreSchemaVersionAfterRepair(*opened->backend);
+      if (!restored.ok()) {
+        return absl::Status(restored.status().code(),
+                            absl::StrCat("repairing ", sync_store_path, ": ", restored.status().message()));
+      }
+    }
+    return opened;
+  };
+  absl::StatusOr<LevelDbStorageBackend::OpenResult> sync_store = open_sync_store(/*verify=*/false);
   if (!sync_store.ok()) {
     if (sync_store.status().code() == absl::StatusCode::kFailedPrecondition) {
       return Fail(absl::StrCat("the profile ", flags.profile, " is in use by another bgsync_browser"));
     }
     return Fail(std::string(sync_store.status().message()));
-  }
-  const LevelDbStorageBackend::OpenOutcome sync_store_outcome = sync_store->outcome;
-  const std::string sync_store_line = sync_store->Describe();
-  if (sync_store_outcome != LevelDbStorageBackend::OpenOutcome::kServed)
-    std::fprintf(stderr, "bgsync_browser: %s\n", sync_store_line.c_str());
-  if (sync_store_outcome == LevelDbStorageBackend::OpenOutcome::kRepaired) {
-    absl::StatusOr<bool> restored = SyncRegistrationStore::RestoreSchemaVersionAfterRepair(*sync_store->backend);
-    if (!restored.ok())
-      return Fail(absl::StrCat("repairing ", flags.profile, "/BackgroundSync: ", restored.status().message()));
   }
   absl::StatusOr<std::unique_ptr<LevelDbStorageBackend>> sw_store =
       LevelDbStorageBackend::Open(flags.profile + "/ServiceWorkers");
@@ -222,29 +240,43 @@ int Run(const Flags& flags) {
   config.max_worker_processes = flags.max_workers;
   config.rate_limit = flags.rate_limit;
   config.worker_options.deadline_grace = flags.worker_deadline_grace;
-  BackgroundSyncHost::Embedder embedder;
-  embedder.clock = &clock;
-  embedder.network = &connectivity;
-  embedder.permissions = permissions->get();
-  embedder.registry = registry;
-  embedder.launcher = &launcher;
-  embedder.storage = std::move(sync_store->backend);
-  embedder.engagement = engagement->get();
-  embedder.observer = recorder->get();
-  embedder.worker_spec = [registry](int64_t id) -> absl::StatusOr<WorkerSpec> {
-    absl::StatusOr<ServiceWorkerRegistration> r = registry->Get(id);
-    if (!r.ok())
-      return r.status();
-    if (r->state != ServiceWorkerState::kActive)
-      return absl::FailedPreconditionError("service worker not active");
-    return WorkerSpec{r->origin, r->worker_command};
+  // Starts the host (the engine loads the store) on an opened sync store, taking its backend.
+  auto start_host = [&](LevelDbStorageBackend::OpenResult& opened) {
+    BackgroundSyncHost::Embedder embedder;
+    embedder.clock = &clock;
+    embedder.network = &connectivity;
+    embedder.permissions = permissions->get();
+    embedder.registry = registry;
+    embedder.launcher = &launcher;
+    embedder.storage = std::move(opened.backend);
+    embedder.storage_opening = {opened.outcome, opened.damaged_stores_kept,
+                                opened.outcome == LevelDbStorageBackend::OpenOutcome::kServed ? "" : opened.Describe()};
+    embedder.engagement = engagement->get();
+    embedder.observer = recorder->get();
+    embedder.worker_spec = [registry](int64_t id) -> absl::StatusOr<WorkerSpec> {
+      absl::StatusOr<ServiceWorkerRegistration> r = registry->Get(id);
+      if (!r.ok())
+        return r.status();
+      if (r->state != ServiceWorkerState::kActive)
+        return absl::FailedPreconditionError("service worker not active");
+      return WorkerSpec{r->origin, r->worker_command};
+    };
+    return BackgroundSyncHost::Start(config, std::move(embedder));
   };
-  absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> host = BackgroundSyncHost::Start(config, std::move(embedder));
+  absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> host = start_host(*sync_store);
+  if (!host.ok() && LevelDbStorageBackend::MayBeDamage(host.status())) {
+    std::fprintf(stderr, "bgsync_browser: loading %s failed (%s); opening it again with every record verified\n",
+                 sync_store_path.c_str(), std::string(host.status().message()).c_str());
+    sync_store = open_sync_store(/*verify=*/true);
+    if (!sync_store.ok())
+      return Fail(std::string(sync_store.status().message()));
+    host = start_host(*sync_store);
+  }
   if (!host.ok())
     return Fail(std::string(host.status().message()));
   (*host)->log().set_echo(flags.echo_log);
-  if (sync_store_outcome != LevelDbStorageBackend::OpenOutcome::kServed)
-    (*host)->log().Append({0, absl::Time(), "", 0, "Sync store recovered", "", sync_store_line});
+  if (sync_store->outcome != LevelDbStorageBackend::OpenOutcome::kServed)
+    (*host)->log().Append({0, absl::Time(), "", 0, "Sync store recovered", "", sync_store->Describe()});
   sessions_for_windows = &(*host)->sessions();
   host_for_callbacks = host->get();
   (*engagement)->SetChangeObserver([h = host->get()](const Origin& origin) {
@@ -297,6 +329,12 @@ int Run(const Flags& flags) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + admin_path, grpc::InsecureServerCredentials());
   builder.RegisterService(&admin);
+  // The admin service uses gRPC's synchronous API. A server with only synchronous methods polls with threads of its
+  // own, and those also read the renderers' connections (gRPC watches every descriptor of the process in one epoll
+  // set) and hand each call on to the callback server's threads: two more thread wake-ups per Register
+  // (docs/performance.md). A server that also has a frequently polled completion queue is a "hybrid" one, whose
+  // synchronous queues do not poll: the callback server's threads then poll for both. Nothing is ever queued here.
+  std::unique_ptr<grpc::ServerCompletionQueue> admin_hybrid_queue = builder.AddCompletionQueue();
   std::unique_ptr<grpc::Server> admin_server = builder.BuildAndStart();
   if (!admin_server)
     return Fail("cannot serve the admin endpoint on " + admin_path);
@@ -319,6 +357,11 @@ int Run(const Flags& flags) {
 
   // gRPC waits for the whole deadline while a client (bgsyncctl log --follow) keeps its connection open.
   admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+  admin_hybrid_queue->Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (admin_hybrid_queue->Next(&tag, &ok)) {
+  }
   monitor.reset();
   host_for_callbacks = nullptr;
   (*engagement)->SetChangeObserver(nullptr);
@@ -339,6 +382,11 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+#ifdef NDEBUG
+  // Debian builds Abseil in debug mode: every absl::Mutex acquisition also updates a process-wide lock graph for
+  // deadlock detection (under a global lock, with stack traces). Optimized builds leave that to debug builds.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
 
   bgsync::Flags flags;
   if (!bgsync::ParseFlags(argc, argv, flags)) {

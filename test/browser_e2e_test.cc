@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,6 +20,9 @@
 #include "absl/time/clock.h"
 #include "browser/admin/admin.grpc.pb.h"
 #include "browser/process/process_launcher.h"
+#include "components/background_sync/leveldb_storage_backend.h"
+#include "components/background_sync/storage_backend.h"
+#include "components/background_sync/sync_registration_store.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "public/mojom/background_sync.grpc.pb.h"
@@ -108,6 +112,22 @@ TEST_F(BrowserE2ETest, HungWorkerTimesOutAndIsStopped) {
 
 TEST_F(BrowserE2ETest, SigkillAndRestartKeepsAcknowledgedRegistrations) {
   StartBrowser();
+  const int64_t sw = InstallTestWorker(kMail, {});
+  Page page = OpenPage(kMail);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(Register(page, sw, absl::StrCat("tag-", i)).has_registration());
+  EXPECT_TRUE(WIFSIGNALED(StopBrowser(SIGKILL)));
+  StartBrowser();
+  std::vector<admin::Registration> all = Registrations();
+  ASSERT_EQ(all.size(), 20u);
+  for (const admin::Registration& r : all)
+    EXPECT_EQ(r.state(), "pending");
+}
+
+// --relaxed-durability answers a Register once its write is in the OS's hands (no fsync): a SIGKILL of the browser
+// still loses nothing.
+TEST_F(BrowserE2ETest, RelaxedDurabilityKeepsAcknowledgedRegistrationsAcrossSigkill) {
+  StartBrowser({"--relaxed-durability"});
   const int64_t sw = InstallTestWorker(kMail, {});
   Page page = OpenPage(kMail);
   for (int i = 0; i < 20; ++i)
@@ -304,6 +324,94 @@ TEST_F(BrowserE2ETest, SigtermKeepsEveryRegisterItAnsweredOk) {
     stored.insert(r.tag());
   for (const std::string& tag : acknowledged)
     EXPECT_TRUE(stored.count(tag)) << tag << " was answered OK but lost";
+}
+
+admin::BrowserStatus Status(admin::BrowserAdmin::Stub& admin) {
+  admin::BrowserStatus status;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kGenerous));
+  EXPECT_TRUE(admin.GetStatus(&context, admin::Empty(), &status).ok());
+  return status;
+}
+
+// GetStatus shows issue 5's protections at work, each counter moved by a real cause: a browser killed while two
+// events ran leaves them firing (interrupted at load); a record damaged behind a valid key is quarantined; a store
+// whose CURRENT is wiped is repaired on a copy and the damaged one kept; a page over its rate limit is refused; a
+// worker that overruns its event's deadline is killed.
+TEST_F(BrowserE2ETest, StatusCountsWhatTheProtectionsDid) {
+  StartBrowser({"--max-attempts", "1"});  // registrations keep the attempts they were made with
+  admin::BrowserStatus fresh = Status(*admin_);
+  EXPECT_EQ(fresh.sync_store_outcome(), admin::SYNC_STORE_SERVED);
+  EXPECT_EQ(fresh.sync_store_damaged_kept(), 0);
+  EXPECT_EQ(fresh.sync_store_recovery(), "");
+  EXPECT_EQ(fresh.quarantined_at_load(), 0);
+  EXPECT_EQ(fresh.interrupted_at_load(), 0);
+  EXPECT_EQ(fresh.rate_limited_calls(), 0);
+  EXPECT_EQ(fresh.workers_killed_for_deadline(), 0);
+
+  // Two origins, each with a worker whose events never settle, each with a registration that fires at once.
+  const std::string news = "https://news.example";
+  const std::string mail_log = dir_ + "/mail.log", news_log = dir_ + "/news.log";
+  const int64_t mail_sw = InstallTestWorker(kMail, {"--outcome=hang", "--log=" + mail_log});
+  const int64_t news_sw = InstallTestWorker(news, {"--outcome=hang", "--log=" + news_log});
+  Page mail_page = OpenPage(kMail);
+  Page news_page = OpenPage(news);
+  ASSERT_TRUE(Register(mail_page, mail_sw, "interrupted").has_registration());
+  ASSERT_TRUE(Register(news_page, news_sw, "damaged").has_registration());
+  SetNetwork(admin::SetNetworkEmulationRequest::MODE_ONLINE);
+  ASSERT_TRUE(Eventually([&] { return !WorkerLog(mail_log).empty() && !WorkerLog(news_log).empty(); }));
+  StopBrowser(SIGKILL);  // both registrations are stored as firing
+
+  // With the browser gone: garbage behind the news registration's valid key, then CURRENT wiped.
+  const std::string store = profile_ + "/BackgroundSync";
+  {
+    absl::StatusOr<std::unique_ptr<LevelDbStorageBackend>> backend = LevelDbStorageBackend::Open(store);
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    StorageBatch batch;
+    batch.Put(SyncRegistrationStore::EncodeKey({news_sw, SyncType::kOneShot, "damaged"}), "not a record");
+    ASSERT_TRUE(CommitAndWait(**backend, std::move(batch), Durability::kDurable).ok());
+  }
+  std::ofstream(store + "/CURRENT", std::ios::trunc) << std::string(16, '\0');
+
+  // A tight rate limit and short deadlines for what follows.
+  StartBrowser({"--rate-limit", "1", "--rate-burst", "2", "--event-timeout", "0.3", "--worker-deadline-grace", "0.3",
+                "--max-attempts", "1"});
+  admin::BrowserStatus loaded = Status(*admin_);
+  EXPECT_EQ(loaded.sync_store_outcome(), admin::SYNC_STORE_REPAIRED) << loaded.sync_store_recovery();
+  EXPECT_EQ(loaded.sync_store_damaged_kept(), 1);
+  EXPECT_NE(loaded.sync_store_recovery().find(store + ".corrupt-"), std::string::npos) << loaded.sync_store_recovery();
+  EXPECT_EQ(loaded.quarantined_at_load(), 1);
+  EXPECT_EQ(loaded.interrupted_at_load(), 1);
+  std::vector<admin::Registration> registrations = Registrations();
+  ASSERT_EQ(registrations.size(), 1u);
+  EXPECT_EQ(registrations[0].tag(), "interrupted");
+
+  // Three calls at once from a page allowed two: one refused.
+  Page page = OpenPage(kMail);
+  int refused = 0;
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext context;
+    context.AddMetadata(kSessionMetadataKey, page.token);
+    mojom::GetRegistrationsRequest request;
+    request.set_service_worker_registration_id(mail_sw);
+    mojom::GetRegistrationsReply reply;
+    refused +=
+        page.stub->GetRegistrations(&context, request, &reply).error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ? 1
+                                                                                                                    : 0;
+  }
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(Status(*admin_).rate_limited_calls(), 1);
+
+  // Online again (the browser started offline): the interrupted event fires again on a worker that never answers;
+  // its process is killed after the deadline and the grace, and with one attempt allowed the registration is gone.
+  SetNetwork(admin::SetNetworkEmulationRequest::MODE_ONLINE);
+  EXPECT_TRUE(Eventually([&] { return Status(*admin_).workers_killed_for_deadline() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return Registrations().empty(); }));
+  admin::BrowserStatus last = Status(*admin_);
+  EXPECT_EQ(last.workers_killed_for_deadline(), 1);
+  EXPECT_EQ(last.rate_limited_calls(), 1);
+  EXPECT_EQ(last.quarantined_at_load(), 1) << "what this start found stays";
+  EXPECT_EQ(StopBrowser(SIGTERM), 0);
 }
 
 }  // namespace

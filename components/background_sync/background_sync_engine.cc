@@ -1,5 +1,8 @@
 #include "components/background_sync/background_sync_engine.h"
 
+#include <algorithm>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -65,13 +68,76 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncEngine>> BackgroundSyncEngine::Crea
   absl::Status status = engine->Load();
   if (!status.ok())
     return status;
-  engine->UpdateWakeUp();
+  engine->SetWakeUpAfterLoad();
   engine->FireAllReady();
   return engine;
 }
 
 absl::Status BackgroundSyncEngine::Load() {
-  absl::StatusOr<SyncRegistrationStore::LoadResult> loaded = store_.Load();
+  // A million registrations load in about the time LevelDB takes to read them: the store decodes them as they are
+  // read, in parallel key ranges, grouped by service worker, and each group is checked against the registry on the
+  // thread that read it, while it is in that CPU's caches. What needs more than counting is noted for the pass
+  // below: the service workers that are gone, registrations whose stored origin is not their service worker's, and
+  // service workers with registrations found firing or periodic.
+  struct ReadNotes {
+    absl::Mutex mu;
+    std::vector<RegistrationKey> unregistered ABSL_GUARDED_BY(mu);
+    std::vector<std::pair<RegistrationKey, std::string>> foreign ABSL_GUARDED_BY(mu);  // with the reason
+    absl::flat_hash_set<int64_t> to_revisit ABSL_GUARDED_BY(mu);
+    // The earliest next attempt after `load_start` of a pending or waiting registration (see SetWakeUpAfterLoad).
+    std::optional<CompactTime> earliest_due ABSL_GUARDED_BY(mu);
+  } notes;
+  const CompactTime load_start = clock_->Now();
+  auto check_group = [this, &notes, load_start](SyncRegistrationStore::LoadedServiceWorker& group) {
+    std::vector<SyncRegistration>& registrations = group.registrations;
+    std::optional<ServiceWorkerRegistrationInfo> sw = registry_->Find(group.sw_registration_id);
+    if (!sw) {
+      // Its service worker was unregistered while we were not running (decision 5): they are deleted below.
+      absl::MutexLock lock(&notes.mu);
+      for (SyncRegistration& r : registrations)
+        notes.unregistered.push_back(std::move(r.key));
+      registrations.clear();
+      return;
+    }
+    // The store shares one Origin between consecutive records that spell it alike: one comparison per group.
+    std::optional<SharedOrigin> checked;
+    bool revisit = false;
+    std::optional<CompactTime> earliest_due;
+    size_t kept = 0;
+    for (size_t i = 0; i < registrations.size(); ++i) {
+      SyncRegistration& r = registrations[i];
+      if (!(checked && r.origin.SharesWith(*checked))) {
+        if (sw->origin != r.origin) {
+          std::string reason = absl::StrCat("stored origin ", r.origin.Serialize(), " is not its service worker's ",
+                                            sw->origin.Serialize());
+          absl::MutexLock lock(&notes.mu);
+          notes.foreign.emplace_back(std::move(r.key), std::move(reason));
+          continue;
+        }
+        checked = r.origin;
+      }
+      revisit = revisit || IsFiring(r.state) || r.key.type == SyncType::kPeriodic;
+      // Registrations found firing get their times below, once recovered.
+      if ((r.state == SyncState::kPending || r.state == SyncState::kWaiting) && r.next_attempt_time > load_start &&
+          !(earliest_due && *earliest_due <= r.next_attempt_time)) {
+        earliest_due = r.next_attempt_time;
+      }
+      if (kept != i)
+        registrations[kept] = std::move(r);
+      ++kept;
+    }
+    registrations.erase(registrations.begin() + static_cast<std::ptrdiff_t>(kept), registrations.end());
+    if (revisit || earliest_due) {
+      absl::MutexLock lock(&notes.mu);
+      if (revisit)
+        notes.to_revisit.insert(group.sw_registration_id);
+      if (earliest_due && !(notes.earliest_due && *notes.earliest_due <= *earliest_due))
+        notes.earliest_due = earliest_due;
+    }
+  };
+  const int parallel_reads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  absl::StatusOr<SyncRegistrationStore::LoadByServiceWorkerResult> loaded =
+      store_.LoadByServiceWorker(parallel_reads, check_group);
   if (!loaded.ok())
     return loaded.status();
   load_report_.quarantined = std::move(loaded->quarantined);
@@ -85,70 +151,113 @@ absl::Status BackgroundSyncEngine::Load() {
     if (key.ok() && SyncRegistrationStore::EncodeKey(*key) == q.key)
       quarantined_keys_.emplace(*std::move(key), q.reason);
   }
-  for (SyncRegistration& r : loaded->registrations) {
-    std::optional<ServiceWorkerRegistrationInfo> sw = registry_->Find(r.key.sw_registration_id);
-    if (!sw) {
-      // Its service worker was unregistered while we were not running (decision 5): delete it.
-      SyncRegistrationStore::AddDelete(r.key, fixups);
-      ++load_report_.dropped_unregistered;
-      continue;
-    }
-    if (sw->origin != r.origin) {
-      std::string reason =
-          absl::StrCat("stored origin ", r.origin.Serialize(), " is not its service worker's ", sw->origin.Serialize());
-      quarantined_keys_.emplace(r.key, reason);
-      load_report_.quarantined.push_back({SyncRegistrationStore::EncodeKey(r.key), std::move(reason)});
-      continue;
-    }
-    if (IsFiring(r.state)) {
-      // The browser stopped during this registration's event: fire it again without counting the attempt,
-      // unless it keeps happening (the poison-pill bound, decision 4).
-      ++load_report_.interrupted;
-      if (r.state == SyncState::kReregisteredWhileFiring) {
-        r.state = SyncState::kPending;
-        r.num_attempts = 0;
-        r.next_attempt_time = absl::InfinitePast();
-        r.consecutive_interruptions = 0;
-      } else if (++r.consecutive_interruptions >= parameters_.max_consecutive_interruptions) {
-        r.num_attempts += r.consecutive_interruptions;
-        r.consecutive_interruptions = 0;
-        r.last_failure = SyncEventOutcome::kAborted;
-        if (r.num_attempts < r.max_attempts) {
-          r.state = SyncState::kWaiting;
-          r.next_attempt_time = NextAttemptTime(parameters_, now, r.num_attempts);
-        } else if (r.key.type == SyncType::kOneShot) {
-          SyncRegistrationStore::AddDelete(r.key, fixups);
-          continue;
-        } else {
-          // Out of attempts, a periodic registration waits for its next interval: failures never remove it.
-          // The anchor is the interrupted event's start; the origin's gap is as OriginGap() computes it.
-          r.state = SyncState::kPending;
-          r.num_attempts = 0;
-          const int penalty = EngagementPenalty(engagement_->GetEngagementLevel(r.origin));
-          const absl::Duration gap = parameters_.min_periodic_sync_events_interval * (penalty == 0 ? 3 : penalty);
-          if (r.anchor_time == absl::InfinitePast())
-            r.anchor_time = now;
-          r.next_attempt_time = std::min(r.anchor_time + PeriodicDelay(r.min_interval, gap), LatestStorableTime());
-        }
-      } else {
-        r.state = SyncState::kPending;
-      }
-      SyncRegistrationStore::AddPut(r, fixups);
-    }
-    ++registrations_per_sw_[r.key.sw_registration_id];
-    ++registrations_per_origin_[r.origin];
-    ++load_report_.loaded;
-    if (r.key.type == SyncType::kPeriodic)
-      periodic_by_origin_[r.origin].insert(r.key);
-    RegistrationKey key = r.key;
-    registrations_.emplace(std::move(key), std::move(r));
+  absl::MutexLock notes_lock(&notes.mu);
+  // Reported in key order, as one reader would have found them.
+  std::sort(notes.unregistered.begin(), notes.unregistered.end());
+  for (const RegistrationKey& key : notes.unregistered)
+    SyncRegistrationStore::AddDelete(key, fixups);
+  load_report_.dropped_unregistered += static_cast<int>(notes.unregistered.size());
+  std::sort(notes.foreign.begin(), notes.foreign.end());
+  for (auto& [key, reason] : notes.foreign) {
+    load_report_.quarantined.push_back({SyncRegistrationStore::EncodeKey(key), reason});
+    quarantined_keys_.emplace(std::move(key), std::move(reason));
   }
+  registrations_per_sw_.reserve(loaded->service_workers.size());
+  registrations_per_origin_.reserve(loaded->service_workers.size());
+  for (SyncRegistrationStore::LoadedServiceWorker& group : loaded->service_workers) {
+    std::vector<SyncRegistration>& registrations = group.registrations;
+    if (notes.to_revisit.contains(group.sw_registration_id)) {
+      size_t kept = 0;
+      for (size_t i = 0; i < registrations.size(); ++i) {
+        SyncRegistration& r = registrations[i];
+        if (IsFiring(r.state)) {
+          if (!RecoverInterrupted(r, now, fixups))
+            continue;
+          if ((r.state == SyncState::kPending || r.state == SyncState::kWaiting) && r.next_attempt_time > load_start &&
+              !(notes.earliest_due && *notes.earliest_due <= r.next_attempt_time)) {
+            notes.earliest_due = r.next_attempt_time;
+          }
+        }
+        if (r.key.type == SyncType::kPeriodic)
+          periodic_by_origin_[r.origin].insert(r.key);
+        if (kept != i)
+          registrations[kept] = std::move(r);
+        ++kept;
+      }
+      registrations.erase(registrations.begin() + static_cast<std::ptrdiff_t>(kept), registrations.end());
+    }
+    if (registrations.empty())
+      continue;
+    registrations_per_sw_[group.sw_registration_id] += registrations.size();
+    registrations_per_origin_[registrations.front().origin] += registrations.size();
+    load_report_.loaded += static_cast<int>(registrations.size());
+    registrations_.AddServiceWorker(group.sw_registration_id, std::move(registrations));
+  }
+  load_start_ = load_start.get();
+  load_earliest_due_ = notes.earliest_due ? notes.earliest_due->get() : absl::InfiniteFuture();
   if (!fixups.empty()) {
     absl::Status status = CommitAndWait(*storage_, std::move(fixups), Durability::kDurable);
     if (!status.ok())
       return status;
   }
   return absl::OkStatus();
+}
+
+void BackgroundSyncEngine::SetWakeUpAfterLoad() {
+  // Right after the load, UpdateWakeUp would find the earliest next attempt after now of a pending or waiting
+  // registration: no origin is suspended yet (origin_penalty_ is empty) and no batch or origin minimum is set, so a
+  // periodic registration is due at its next_attempt_time too. The load noted the earliest after its start, which
+  // is the answer unless something came due while loading: then the full pass finds the next one. This spares a
+  // pass over a million registrations at start-up.
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_ || !origin_penalty_.empty() || next_periodic_batch_ != absl::InfinitePast() ||
+        !next_origin_periodic_.empty()) {
+      // Not the state right after a load: not this shortcut.
+    } else if (load_start_ <= clock_->Now() && load_earliest_due_ > clock_->Now()) {
+      wake_up_time_ = load_earliest_due_;
+      wake_up_timer_ = wake_up_time_ == absl::InfiniteFuture() ? 0 : PostGuarded(wake_up_time_, [this] { OnWakeUp(); });
+      return;
+    }
+  }
+  UpdateWakeUp();
+}
+
+bool BackgroundSyncEngine::RecoverInterrupted(SyncRegistration& r, absl::Time now, StorageBatch& fixups) {
+  // The browser stopped during this registration's event: fire it again without counting the attempt, unless it
+  // keeps happening (the poison-pill bound, decision 4).
+  ++load_report_.interrupted;
+  if (r.state == SyncState::kReregisteredWhileFiring) {
+    r.state = SyncState::kPending;
+    r.num_attempts = 0;
+    r.next_attempt_time = absl::InfinitePast();
+    r.consecutive_interruptions = 0;
+  } else if (++r.consecutive_interruptions >= parameters_.max_consecutive_interruptions) {
+    r.num_attempts += r.consecutive_interruptions;
+    r.consecutive_interruptions = 0;
+    r.last_failure = SyncEventOutcome::kAborted;
+    if (r.num_attempts < r.max_attempts) {
+      r.state = SyncState::kWaiting;
+      r.next_attempt_time = NextAttemptTime(parameters_, now, r.num_attempts);
+    } else if (r.key.type == SyncType::kOneShot) {
+      SyncRegistrationStore::AddDelete(r.key, fixups);
+      return false;
+    } else {
+      // Out of attempts, a periodic registration waits for its next interval: failures never remove it.
+      // The anchor is the interrupted event's start; the origin's gap is as OriginGap() computes it.
+      r.state = SyncState::kPending;
+      r.num_attempts = 0;
+      const int penalty = EngagementPenalty(engagement_->GetEngagementLevel(r.origin));
+      const absl::Duration gap = parameters_.min_periodic_sync_events_interval * (penalty == 0 ? 3 : penalty);
+      if (r.anchor_time == absl::InfinitePast())
+        r.anchor_time = now;
+      r.next_attempt_time = std::min(r.anchor_time + PeriodicDelay(r.min_interval, gap), LatestStorableTime());
+    }
+  } else {
+    r.state = SyncState::kPending;
+  }
+  SyncRegistrationStore::AddPut(r, fixups);
+  return true;
 }
 
 BackgroundSyncEngine::~BackgroundSyncEngine() {
@@ -700,10 +809,18 @@ void BackgroundSyncEngine::FireAllReady() {
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
-    for (const auto& [key, r] : registrations_) {
-      service_workers.insert(key.sw_registration_id);
-      if (key.type == SyncType::kPeriodic && now >= r.next_attempt_time)
-        periodic_origins.insert(r.origin);
+    // Every service worker with registrations; of the periodic registrations (indexed by origin), the origins with
+    // one due. Start-up calls this with a million registrations: they are not visited one by one.
+    for (int64_t sw : registrations_.ServiceWorkerIds())
+      service_workers.insert(sw);
+    for (const auto& [origin, keys] : periodic_by_origin_) {
+      for (const RegistrationKey& key : keys) {
+        auto it = registrations_.find(key);
+        if (it != registrations_.end() && now >= it->second.next_attempt_time) {
+          periodic_origins.insert(origin);
+          break;
+        }
+      }
     }
   }
   absl::flat_hash_set<int64_t> online;
@@ -785,71 +902,97 @@ void BackgroundSyncEngine::FireReadyRegistrations(int64_t sw_registration_id) {
     metrics_.RecordValue("BackgroundSync.Event.OneShot.BatchSize", one_shot);
   if (periodic > 0)
     metrics_.RecordValue("BackgroundSync.Event.Periodic.BatchSize", periodic);
-  for (RegistrationKey& key : ready) {
-    queues_.Post(sw_registration_id, [this, key = std::move(key)](OperationQueues::Finish finish) mutable {
-      RunFire(std::move(key), std::move(finish));
-    });
-  }
+  if (ready.empty())
+    return;
+  // One operation for all of them: their firing states are written in one batch, and their events reach the
+  // worker together (one storage round trip per service worker, not one per registration).
+  queues_.Post(sw_registration_id, [this, ready = std::move(ready)](OperationQueues::Finish finish) mutable {
+    RunFire(std::move(ready), std::move(finish));
+  });
 }
 
-void BackgroundSyncEngine::RunFire(RegistrationKey key, OperationQueues::Finish finish) {
-  // Connectivity is re-checked at dispatch: if it is gone, the registration stays pending and no attempt is spent
+void BackgroundSyncEngine::RunFire(std::vector<RegistrationKey> keys, OperationQueues::Finish finish) {
+  // Connectivity is re-checked at dispatch: if it is gone, the registrations stay pending and no attempt is spent
   // (a periodic one stays admitted to its batch).
-  const bool online = network_->IsOnline(key.sw_registration_id);
-  SyncRegistration firing;
+  const bool online = network_->IsOnline(keys.front().sw_registration_id);
+  Changes firing;
   {
     absl::MutexLock lock(&mu_);
-    fire_queued_.erase(key);
-    auto it = registrations_.find(key);
-    if (!online || it == registrations_.end() || !IsReady(it->second, clock_->Now()))
-      return finish();
-    firing = it->second;
+    const absl::Time now = clock_->Now();
+    for (const RegistrationKey& key : keys) {
+      fire_queued_.erase(key);
+      auto it = registrations_.find(key);
+      if (!online || it == registrations_.end() || !IsReady(it->second, now))
+        continue;
+      SyncRegistration next = it->second;
+      next.state = SyncState::kFiring;
+      if (key.type == SyncType::kPeriodic && next.num_attempts == 0)
+        next.anchor_time = now;  // the next interval counts from this event's start
+      firing.emplace(key, std::move(next));
+    }
   }
-  firing.state = SyncState::kFiring;
-  if (key.type == SyncType::kPeriodic && firing.num_attempts == 0)
-    firing.anchor_time = clock_->Now();  // the next interval counts from this event's start
+  if (firing.empty())
+    return finish();
   // The firing state is written before dispatch so that a crash during the event is noticed at the next start.
   // kBuffered suffices: losing it to an OS crash only loses one count of the poison-pill bound.
-  CommitChanges({{key, firing}}, Durability::kBuffered,
-                [this, key, firing, finish = std::move(finish)](absl::Status status) mutable {
+  Changes written = firing;
+  CommitChanges(std::move(written), Durability::kBuffered,
+                [this, firing = std::move(firing), finish = std::move(finish)](absl::Status status) mutable {
                   const absl::Time now = clock_->Now();
                   if (!status.ok()) {
                     finish();
                     PostGuarded(now + parameters_.min_sync_recovery_time,
-                                [this, sw = key.sw_registration_id] { FireReadyRegistrations(sw); });
+                                [this, sw = firing.begin()->first.sw_registration_id] { FireReadyRegistrations(sw); });
                     return;
                   }
-                  const bool last_chance = IsLastChance(firing);
-                  SyncEventRequest request{key.sw_registration_id,
-                                           firing.origin,
-                                           key.type,
-                                           key.tag,
-                                           last_chance,
-                                           now + parameters_.max_sync_event_duration};
-                  uint64_t attempt;
-                  {
-                    absl::MutexLock lock(&mu_);
-                    periodic_admitted_.erase(key);
-                    attempt = next_attempt_id_++;
-                    ++counters_.events_dispatched;
-                    in_flight_[attempt] = {key, 0, now};
+                  struct Dispatch {
+                    SyncEventRequest request;
+                    uint64_t attempt;
+                  };
+                  std::vector<Dispatch> dispatches;
+                  dispatches.reserve(firing.size());
+                  for (const auto& [key, registration] : firing) {
+                    dispatches.push_back(
+                        {SyncEventRequest{key.sw_registration_id, registration->origin, key.type, key.tag,
+                                          IsLastChance(*registration), now + parameters_.max_sync_event_duration},
+                         0});
                   }
-                  TimerId timeout = PostGuarded(
-                      request.deadline, [this, attempt] { OnEventOutcome(attempt, SyncEventOutcome::kTimedOut); });
                   {
                     absl::MutexLock lock(&mu_);
-                    if (auto it = in_flight_.find(attempt); it != in_flight_.end())
+                    for (Dispatch& d : dispatches) {
+                      const RegistrationKey key{d.request.sw_registration_id, d.request.type, d.request.tag};
+                      periodic_admitted_.erase(key);
+                      d.attempt = next_attempt_id_++;
+                      ++counters_.events_dispatched;
+                      in_flight_[d.attempt] = {key, 0, now};
+                    }
+                  }
+                  for (const Dispatch& d : dispatches) {
+                    TimerId timeout = PostGuarded(d.request.deadline, [this, attempt = d.attempt] {
+                      OnEventOutcome(attempt, SyncEventOutcome::kTimedOut);
+                    });
+                    absl::MutexLock lock(&mu_);
+                    if (auto it = in_flight_.find(d.attempt); it != in_flight_.end())
                       it->second.timeout_timer = timeout;
                   }
                   finish();
-                  if (key.type == SyncType::kOneShot) {
-                    Emit(key, firing.origin, "Dispatched sync event", {{"Last Chance", last_chance ? "Yes" : "No"}});
-                  } else {
-                    Emit(key, firing.origin, "Dispatched periodicsync event");
+                  // One hand-over to the dispatcher: the worker gets the whole batch at once.
+                  std::vector<SyncEventDispatch> events;
+                  events.reserve(dispatches.size());
+                  for (Dispatch& d : dispatches) {
+                    const RegistrationKey key{d.request.sw_registration_id, d.request.type, d.request.tag};
+                    if (key.type == SyncType::kOneShot) {
+                      Emit(key, d.request.origin, "Dispatched sync event",
+                           {{"Last Chance", d.request.last_chance ? "Yes" : "No"}});
+                    } else {
+                      Emit(key, d.request.origin, "Dispatched periodicsync event");
+                    }
+                    events.push_back(
+                        {std::move(d.request), [this, guard = guard_, attempt = d.attempt](SyncEventOutcome outcome) {
+                           RunIfAlive(guard, [&] { OnEventOutcome(attempt, outcome); });
+                         }});
                   }
-                  dispatcher_->DispatchSyncEvent(request, [this, guard = guard_, attempt](SyncEventOutcome outcome) {
-                    RunIfAlive(guard, [&] { OnEventOutcome(attempt, outcome); });
-                  });
+                  dispatcher_->DispatchSyncEvents(std::move(events));
                 });
 }
 
@@ -873,87 +1016,133 @@ void BackgroundSyncEngine::OnEventOutcome(uint64_t attempt, SyncEventOutcome out
   // Harmless when the outcome came from that very timer: a running timer is no longer pending.
   clock_->Cancel(timeout);
   metrics_.RecordValue("BackgroundSync.Event.Time", absl::ToInt64Milliseconds(clock_->Now() - dispatched));
+  // Outcomes of one service worker that arrive while its settle is queued are settled with it, in one storage
+  // batch: a backlog drains in a few durable writes per service worker, not one per event.
   const int64_t sw = key.sw_registration_id;
-  queues_.Post(sw, [this, key = std::move(key), outcome](OperationQueues::Finish finish) mutable {
-    RunSettle(std::move(key), outcome, std::move(finish));
-  });
+  bool post;
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<PendingSettle>& pending = settles_pending_[sw];
+    post = pending.empty();
+    pending.push_back({std::move(key), outcome});
+  }
+  if (post) {
+    queues_.Post(sw, [this, sw](OperationQueues::Finish finish) mutable {
+      std::vector<PendingSettle> settles;
+      {
+        absl::MutexLock lock(&mu_);
+        settles.swap(settles_pending_[sw]);
+        settles_pending_.erase(sw);
+      }
+      RunSettle(std::move(settles), std::move(finish));
+    });
+  }
 }
 
-void BackgroundSyncEngine::RunSettle(RegistrationKey key, SyncEventOutcome outcome, OperationQueues::Finish finish) {
-  const bool periodic = key.type == SyncType::kPeriodic;
-  std::optional<Origin> origin;
+void BackgroundSyncEngine::RunSettle(std::vector<PendingSettle> settles, OperationQueues::Finish finish) {
+  if (settles.empty())
+    return finish();
+  const int64_t sw = settles.front().key.sw_registration_id;
+  // Periodic schedules use the origin's engagement, asked outside our lock.
+  absl::flat_hash_set<Origin> periodic_origins;
   {
     absl::MutexLock lock(&mu_);
-    if (auto it = registrations_.find(key); it != registrations_.end())
-      origin = it->second.origin;
+    for (const PendingSettle& settle : settles) {
+      if (settle.key.type != SyncType::kPeriodic)
+        continue;
+      if (auto it = registrations_.find(settle.key); it != registrations_.end())
+        periodic_origins.insert(it->second.origin);
+    }
   }
-  if (periodic && origin)
-    RefreshPenalty(*origin);
-  std::optional<SyncRegistration> next;
-  bool reregistered = false;
-  int attempts_taken = 0;
+  for (const Origin& origin : periodic_origins)
+    RefreshPenalty(origin);
+  struct Settled {
+    RegistrationKey key;
+    SyncEventOutcome outcome;
+    Origin origin;
+    std::optional<SyncRegistration> next;
+    bool reregistered = false;
+    int attempts_taken = 0;
+  };
+  std::vector<Settled> settled;
+  Changes changes;
   {
     absl::MutexLock lock(&mu_);
-    auto it = registrations_.find(key);
-    if (it == registrations_.end() || !IsFiring(it->second.state)) {
-      // Deleted meanwhile (its service worker was unregistered, or unregister()).
-      ++counters_.late_outcomes_ignored;
-      return finish();
-    }
-    const SyncRegistration& r = it->second;
-    next = r;
-    next->consecutive_interruptions = 0;
-    attempts_taken = r.num_attempts + 1;
-    if (outcome != SyncEventOutcome::kCompleted)
-      next->last_failure = outcome;
-    // Whether the registration starts afresh: pending, attempts reset (a periodic one scheduled for its next
-    // interval, a one-shot one firing again at once).
-    bool afresh = false;
-    if (r.state == SyncState::kReregisteredWhileFiring) {
-      // Registered again while firing: whatever the outcome, it starts afresh.
-      reregistered = true;
-      afresh = true;
-    } else if (outcome == SyncEventOutcome::kCompleted) {
-      // Periodic registrations are never removed by an event (spec).
-      afresh = periodic;
-      if (!periodic)
-        next.reset();
-    } else if (++next->num_attempts >= next->max_attempts) {
-      // Out of attempts: a periodic registration waits for its next interval; a one-shot one had its last chance.
-      afresh = periodic;
-      if (!periodic)
-        next.reset();
-    } else {
-      next->state = SyncState::kWaiting;
-      next->next_attempt_time = NextAttemptTime(parameters_, clock_->Now(), next->num_attempts);
-    }
-    if (afresh) {
-      next->state = SyncState::kPending;
-      next->num_attempts = 0;
-      if (periodic) {
-        SchedulePeriodic(*next);
-      } else {
-        next->next_attempt_time = absl::InfinitePast();
+    for (PendingSettle& settle : settles) {
+      const RegistrationKey& key = settle.key;
+      const SyncEventOutcome outcome = settle.outcome;
+      const bool periodic = key.type == SyncType::kPeriodic;
+      auto it = registrations_.find(key);
+      if (it == registrations_.end() || !IsFiring(it->second.state)) {
+        // Deleted meanwhile (its service worker was unregistered, or unregister()).
+        ++counters_.late_outcomes_ignored;
+        continue;
       }
+      const SyncRegistration& r = it->second;
+      std::optional<SyncRegistration> next = r;
+      bool reregistered = false;
+      next->consecutive_interruptions = 0;
+      const int attempts_taken = r.num_attempts + 1;
+      if (outcome != SyncEventOutcome::kCompleted)
+        next->last_failure = outcome;
+      // Whether the registration starts afresh: pending, attempts reset (a periodic one scheduled for its next
+      // interval, a one-shot one firing again at once).
+      bool afresh = false;
+      if (r.state == SyncState::kReregisteredWhileFiring) {
+        // Registered again while firing: whatever the outcome, it starts afresh.
+        reregistered = true;
+        afresh = true;
+      } else if (outcome == SyncEventOutcome::kCompleted) {
+        // Periodic registrations are never removed by an event (spec).
+        afresh = periodic;
+        if (!periodic)
+          next.reset();
+      } else if (++next->num_attempts >= next->max_attempts) {
+        // Out of attempts: a periodic registration waits for its next interval; a one-shot one had its last chance.
+        afresh = periodic;
+        if (!periodic)
+          next.reset();
+      } else {
+        next->state = SyncState::kWaiting;
+        next->next_attempt_time = NextAttemptTime(parameters_, clock_->Now(), next->num_attempts);
+      }
+      if (afresh) {
+        next->state = SyncState::kPending;
+        next->num_attempts = 0;
+        if (periodic) {
+          SchedulePeriodic(*next);
+        } else {
+          next->next_attempt_time = absl::InfinitePast();
+        }
+      }
+      changes.emplace(key, next);
+      settled.push_back({key, outcome, r.origin, std::move(next), reregistered, attempts_taken});
     }
   }
-  CommitChanges({{key, next}}, WriteDurability(),
-                [this, key, outcome, next, reregistered, attempts_taken, origin = *origin,
-                 finish = std::move(finish)](absl::Status status) mutable {
+  if (settled.empty())
+    return finish();
+  CommitChanges(std::move(changes), WriteDurability(),
+                [this, sw, settled = std::move(settled), finish = std::move(finish)](absl::Status status) mutable {
                   finish();
                   if (!status.ok()) {
-                    // Memory still says firing, as the disk does; try to record the outcome again later.
-                    PostGuarded(clock_->Now() + parameters_.min_sync_recovery_time, [this, key, outcome] {
-                      queues_.Post(key.sw_registration_id,
-                                   [this, key, outcome](OperationQueues::Finish finish) mutable {
-                                     RunSettle(key, outcome, std::move(finish));
-                                   });
-                    });
+                    // Memory still says firing, as the disk does; try to record the outcomes again later.
+                    std::vector<PendingSettle> retry;
+                    for (const Settled& s : settled)
+                      retry.push_back({s.key, s.outcome});
+                    PostGuarded(clock_->Now() + parameters_.min_sync_recovery_time,
+                                [this, sw, retry = std::move(retry)]() mutable {
+                                  queues_.Post(
+                                      sw, [this, retry = std::move(retry)](OperationQueues::Finish finish) mutable {
+                                        RunSettle(std::move(retry), std::move(finish));
+                                      });
+                                });
                     return;
                   }
-                  ReportOutcome(key, origin, outcome, next, reregistered, attempts_taken);
-                  UpdateWakeUp();
-                  FireReadyRegistrations(key.sw_registration_id);
+                  for (const Settled& s : settled) {
+                    ReportOutcome(s.key, s.origin, s.outcome, s.next, s.reregistered, s.attempts_taken);
+                    LowerWakeUpFor(s.next);
+                  }
+                  FireReadyRegistrations(sw);
                 });
 }
 
@@ -1025,7 +1214,7 @@ void BackgroundSyncEngine::SchedulePeriodic(SyncRegistration& r) {
 absl::Time BackgroundSyncEngine::PeriodicEarliestStart(const SyncRegistration& r) {
   if (r.num_attempts > 0)
     return r.next_attempt_time;  // a retry
-  absl::Time earliest = std::max(r.next_attempt_time, next_periodic_batch_);
+  absl::Time earliest = std::max(r.next_attempt_time.get(), next_periodic_batch_);
   if (auto it = next_origin_periodic_.find(r.origin); it != next_origin_periodic_.end())
     earliest = std::max(earliest, it->second);
   return earliest;
@@ -1199,6 +1388,34 @@ void BackgroundSyncEngine::UpdateWakeUp() {
     cancel = wake_up_timer_;
     wake_up_time_ = next;
     wake_up_timer_ = next == absl::InfiniteFuture() ? 0 : PostGuarded(next, [this] { OnWakeUp(); });
+  }
+  if (cancel)
+    clock_->Cancel(cancel);
+}
+
+void BackgroundSyncEngine::LowerWakeUpFor(const std::optional<SyncRegistration>& settled) {
+  // A firing registration never counts towards the wake-up, so settling one can only bring the wake-up forward
+  // (a retry, a next interval), never require a later one; a scan of every registration per settled event would
+  // make draining a backlog quadratic.
+  if (!settled || (settled->state != SyncState::kWaiting && settled->state != SyncState::kPending))
+    return;
+  TimerId cancel = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_)
+      return;
+    absl::Time due = settled->next_attempt_time;
+    if (settled->key.type == SyncType::kPeriodic) {
+      auto penalty = origin_penalty_.find(settled->origin);
+      if (penalty != origin_penalty_.end() && penalty->second == 0)
+        return;  // suspended: OnEngagementChanged wakes it
+      due = PeriodicEarliestStart(*settled);
+    }
+    if (due <= clock_->Now() || due >= wake_up_time_)
+      return;
+    cancel = wake_up_timer_;
+    wake_up_time_ = due;
+    wake_up_timer_ = PostGuarded(due, [this] { OnWakeUp(); });
   }
   if (cancel)
     clock_->Cancel(cancel);

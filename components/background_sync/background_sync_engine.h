@@ -34,6 +34,7 @@
 #include "components/background_sync/network_state_provider.h"
 #include "components/background_sync/operation_queues.h"
 #include "components/background_sync/permission_controller.h"
+#include "components/background_sync/registration_index.h"
 #include "components/background_sync/service_worker_registry_view.h"
 #include "components/background_sync/storage_backend.h"
 #include "components/background_sync/sync_event_dispatcher.h"
@@ -208,6 +209,11 @@ class BackgroundSyncEngine {
 
   BackgroundSyncEngine(Dependencies dependencies, BackgroundSyncParameters parameters);
   absl::Status Load();
+  // Load: `r` was found firing (the browser stopped during its event). Updates it and adds its fixup to `fixups`;
+  // returns false when it is to be deleted instead (its attempts are used up).
+  bool RecoverInterrupted(SyncRegistration& r, absl::Time now, StorageBatch& fixups) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Create, after Load: sets the wake-up timer as UpdateWakeUp would, from what the load noted.
+  void SetWakeUpAfterLoad();
 
   // Writes `changes` in one batch; on success applies them to memory. Then calls `then` (unlocked).
   void CommitChanges(Changes changes, Durability durability, absl::AnyInvocable<void(absl::Status)> then);
@@ -253,9 +259,17 @@ class BackgroundSyncEngine {
   bool IsReady(const SyncRegistration& r, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FireReadyRegistrations(int64_t sw_registration_id);  // of one service worker
   void FireAllReady();
-  void RunFire(RegistrationKey key, OperationQueues::Finish finish);
+  // Fires `keys` (all of one service-worker registration) that are still ready, in one storage batch.
+  void RunFire(std::vector<RegistrationKey> keys, OperationQueues::Finish finish);
   void OnEventOutcome(uint64_t attempt_id, SyncEventOutcome outcome);
-  void RunSettle(RegistrationKey key, SyncEventOutcome outcome, OperationQueues::Finish finish);
+  // An event's outcome, waiting for its service worker's next settle.
+  struct PendingSettle {
+    RegistrationKey key;
+    SyncEventOutcome outcome;
+  };
+  // Stores the outcomes of `settles` (all of one service-worker registration) in one storage batch, then reports
+  // them.
+  void RunSettle(std::vector<PendingSettle> settles, OperationQueues::Finish finish);
   // Observer events and metrics for a settled attempt; `next` is what remains of the registration.
   void ReportOutcome(const RegistrationKey& key,
                      const Origin& origin,
@@ -266,6 +280,8 @@ class BackgroundSyncEngine {
 
   // Timers.
   void UpdateWakeUp();
+  // UpdateWakeUp after `settled` (the registration as its event's outcome left it; nullopt: removed) settled.
+  void LowerWakeUpFor(const std::optional<SyncRegistration>& settled);
   void OnWakeUp();
   // Runs fn() on the clock's thread at `when`, if the engine is still alive then.
   TimerId PostGuarded(absl::Time when, absl::AnyInvocable<void()> fn);
@@ -285,17 +301,23 @@ class BackgroundSyncEngine {
   const std::shared_ptr<LifetimeGuard> guard_ = std::make_shared<LifetimeGuard>();
   OperationQueues queues_;
   LoadReport load_report_;  // constant after Create
+  // Written by Load, read by SetWakeUpAfterLoad (both in Create, before the engine is shared): when the load
+  // started, and the earliest next attempt after that of a pending or waiting registration (InfiniteFuture: none).
+  absl::Time load_start_;
+  absl::Time load_earliest_due_ = absl::InfiniteFuture();
 
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<RegistrationKey, SyncRegistration> registrations_ ABSL_GUARDED_BY(mu_);
+  RegistrationIndex registrations_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Origin, size_t> registrations_per_origin_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<int64_t, size_t> registrations_per_sw_ ABSL_GUARDED_BY(mu_);
   // New registrations being written, per origin: counted against the origin's quota until the write ends.
   absl::flat_hash_map<Origin, size_t> creating_per_origin_ ABSL_GUARDED_BY(mu_);
   // Registrations waiting for their client's DidResolveRegistration; the only source of `resolved`.
   absl::flat_hash_map<RegistrationKey, ClientId> awaiting_ack_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<RegistrationKey> fire_queued_ ABSL_GUARDED_BY(mu_);        // a RunFire is queued for these
+  absl::flat_hash_set<RegistrationKey> fire_queued_ ABSL_GUARDED_BY(mu_);  // a RunFire is queued for these
+  // Outcomes not settled yet, by service worker; a settle operation is queued for every non-empty list.
+  absl::flat_hash_map<int64_t, std::vector<PendingSettle>> settles_pending_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, InFlightEvent> in_flight_ ABSL_GUARDED_BY(mu_);  // by attempt id
   uint64_t next_attempt_id_ ABSL_GUARDED_BY(mu_) = 1;
   // Periodic scheduling state. Registrations admitted into the current batch fire when their queue reaches them

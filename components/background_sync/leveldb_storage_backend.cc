@@ -1,5 +1,6 @@
 #include "components/background_sync/leveldb_storage_backend.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -128,6 +129,35 @@ std::string FreeSibling(const std::string& path, const std::string& infix) {
   return candidate;
 }
 
+// A key between `low` and `high` (low < high): their average as base-256 numbers padded to one length; `low`
+// itself when there is none at that length.
+std::string MiddleKey(const std::string& low, const std::string& high) {
+  const size_t length = std::max(low.size(), high.size()) + 1;
+  std::vector<unsigned> sum(length, 0);
+  for (size_t i = length; i-- > 0;) {
+    const unsigned a = i < low.size() ? static_cast<unsigned char>(low[i]) : 0;
+    const unsigned b = i < high.size() ? static_cast<unsigned char>(high[i]) : 0;
+    sum[i] = a + b;
+  }
+  // Carry, then halve from the most significant digit.
+  unsigned carry = 0;
+  for (size_t i = length; i-- > 0;) {
+    sum[i] += carry;
+    carry = sum[i] >> 8;
+    sum[i] &= 0xff;
+  }
+  std::string middle(length, '\0');
+  unsigned remainder = carry;
+  for (size_t i = 0; i < length; ++i) {
+    const unsigned value = (remainder << 8) | sum[i];
+    middle[i] = static_cast<char>(value >> 1);
+    remainder = value & 1;
+  }
+  while (middle.size() > low.size() && middle.back() == '\0')
+    middle.pop_back();
+  return middle < high && low < middle ? middle : low;
+}
+
 int CountKeptAside(const std::string& path) {
   const std::filesystem::path self(path);
   const std::string prefix = self.filename().string() + ".corrupt-";
@@ -156,7 +186,8 @@ absl::StatusOr<LevelDbStorageBackend::OpenResult> LevelDbStorageBackend::OpenWit
   result.path = path;
   absl::StatusOr<std::unique_ptr<leveldb::DB>> db =
       CurrentIsMissing(path) ? absl::DataLossError(absl::StrCat(path, ": CURRENT is missing beside its tables"))
-                             : OpenAndVerify(path, options);
+      : options.verify_records_at_open ? OpenAndVerify(path, options)
+                                       : OpenDb(path, options);
   if (db.ok()) {
     result.backend.reset(new LevelDbStorageBackend(path, options, *std::move(db)));
     result.damaged_stores_kept = CountKeptAside(path);
@@ -287,9 +318,97 @@ absl::StatusOr<StorageBackend::KeyValues> LevelDbStorageBackend::ReadPrefix(cons
   return result;
 }
 
+absl::Status LevelDbStorageBackend::Scan(const std::string& begin, const std::string& end, ScanVisitor visit) {
+  absl::ReaderMutexLock db_lock(&db_mu_);
+  if (!db_) {
+    return absl::InternalError(
+        absl::StrCat("reading the sync registration store: ", path_, " is closed after a failed write"));
+  }
+  leveldb::ReadOptions read_options;
+  read_options.verify_checksums = true;
+  read_options.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read_options));
+  const leveldb::Slice limit(end);
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    const leveldb::Slice key = it->key();
+    if (!end.empty() && key.compare(limit) >= 0)
+      break;
+    const leveldb::Slice value = it->value();
+    absl::Status status =
+        visit(absl::string_view(key.data(), key.size()), absl::string_view(value.data(), value.size()));
+    if (!status.ok())
+      return status;
+  }
+  return FromLevelDb("reading the sync registration store", it->status());
+}
+
+std::vector<std::string> LevelDbStorageBackend::SplitRange(const std::string& begin,
+                                                           const std::string& end,
+                                                           int parts) {
+  constexpr uint64_t kMinBytesToSplit = 1 << 20;
+  if (parts < 2 || end.empty() || !(begin < end))
+    return {};
+  absl::ReaderMutexLock db_lock(&db_mu_);
+  if (!db_)
+    return {};
+  auto size_between = [this](const std::string& from, const std::string& to) ABSL_SHARED_LOCKS_REQUIRED(db_mu_) {
+    leveldb::Range range(from, to);
+    uint64_t size = 0;
+    db_->GetApproximateSizes(&range, 1, &size);
+    return size;
+  };
+  const uint64_t total = size_between(begin, end);
+  if (total < kMinBytesToSplit)
+    return {};
+  // Bisect the keys for each split: the sizes tell on which side of a key the wanted amount of data lies. Keys
+  // often share a long prefix (the store's, then an id's leading zeros), which takes a bit per step to get through
+  // before the sizes change; stop once the two sides are within 1/64 of a part of each other.
+  const uint64_t tolerance = std::max<uint64_t>(total / static_cast<uint64_t>(parts) / 64, 1);
+  std::vector<std::string> splits;
+  for (int part = 1; part < parts; ++part) {
+    const uint64_t target = total / static_cast<uint64_t>(parts) * static_cast<uint64_t>(part);
+    std::string low = splits.empty() ? begin : splits.back();
+    std::string high = end;
+    uint64_t low_size = size_between(begin, low);
+    uint64_t high_size = total;
+    for (int step = 0; step < 1024 && high_size - low_size > tolerance; ++step) {
+      std::string middle = MiddleKey(low, high);
+      if (middle == low)
+        break;
+      const uint64_t middle_size = size_between(begin, middle);
+      if (middle_size < target) {
+        low = std::move(middle);
+        low_size = middle_size;
+      } else {
+        high = std::move(middle);
+        high_size = middle_size;
+      }
+    }
+    if (high < end && (splits.empty() ? begin < high : splits.back() < high))
+      splits.push_back(std::move(high));
+  }
+  return splits;
+}
+
 void LevelDbStorageBackend::Commit(StorageBatch batch, Durability durability, CommitCallback done) {
+  {
+    absl::MutexLock lock(&mu_);
+    // A buffered commit that finds no round being written and none waiting is written here and now: it would be
+    // that round alone anyway, and the writer thread's wake-up would cost more than the write (an unsynced write
+    // is a copy into the OS). A durable one always goes to the writer thread: its fsync must not block the caller,
+    // and whatever queues behind it while it syncs shares the next one.
+    if (durability == Durability::kDurable || stopping_ || writing_ || !queue_.empty()) {
+      queue_.push_back({std::move(batch), durability, std::move(done)});
+      return;
+    }
+    writing_ = true;
+    ++write_rounds_;
+  }
+  std::deque<PendingCommit> round;
+  round.push_back({std::move(batch), durability, std::move(done)});
+  WriteRound(round);
   absl::MutexLock lock(&mu_);
-  queue_.push_back({std::move(batch), durability, std::move(done)});
+  writing_ = false;  // commits queued meanwhile go to the writer thread
 }
 
 int64_t LevelDbStorageBackend::write_rounds() const {
@@ -341,58 +460,66 @@ void LevelDbStorageBackend::WriterLoop() {
     bool stop = false;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !writing_ && (stopping_ || !queue_.empty()); };
       mu_.Await(absl::Condition(&ready));
       stop = queue_.empty();  // stopping, and everything queued has been written
       round.swap(queue_);
-      if (!stop)
+      if (!stop) {
+        writing_ = true;
         ++write_rounds_;
+      }
     }
     if (stop) {
       // Best effort: leave the disk as the failed round's callers were told.
       RecoverFromFailedWrite().IgnoreError();
       return;
     }
-    absl::Status status = RecoverFromFailedWrite();
-    if (status.ok()) {
-      leveldb::WriteBatch batch;
-      leveldb::WriteOptions write_options;
+    WriteRound(round);
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+  }
+}
+
+void LevelDbStorageBackend::WriteRound(std::deque<PendingCommit>& round) {
+  absl::Status status = RecoverFromFailedWrite();
+  if (status.ok()) {
+    leveldb::WriteBatch batch;
+    leveldb::WriteOptions write_options;
+    for (const PendingCommit& commit : round) {
+      for (const StorageBatch::Op& op : commit.batch.ops()) {
+        if (op.value) {
+          batch.Put(op.key, *op.value);
+        } else {
+          batch.Delete(op.key);
+        }
+      }
+      if (commit.durability == Durability::kDurable)
+        write_options.sync = true;
+    }
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    status = FromLevelDb("writing the sync registration store", db_->Write(write_options, &batch));
+    if (!status.ok()) {
+      // LevelDB applied none of the round to the open database, so it still reads the values from before.
+      Undo undo;
+      leveldb::ReadOptions read_options;
       for (const PendingCommit& commit : round) {
         for (const StorageBatch::Op& op : commit.batch.ops()) {
-          if (op.value) {
-            batch.Put(op.key, *op.value);
-          } else {
-            batch.Delete(op.key);
+          std::string value;
+          leveldb::Status read = db_->Get(read_options, op.key, &value);
+          if (read.ok()) {
+            undo.emplace_back(op.key, std::move(value));
+          } else if (read.IsNotFound()) {
+            undo.emplace_back(op.key, std::nullopt);
           }
+          // A key that cannot be read now is not restored: deleting it could lose what it held.
         }
-        if (commit.durability == Durability::kDurable)
-          write_options.sync = true;
       }
-      absl::ReaderMutexLock db_lock(&db_mu_);
-      status = FromLevelDb("writing the sync registration store", db_->Write(write_options, &batch));
-      if (!status.ok()) {
-        // LevelDB applied none of the round to the open database, so it still reads the values from before.
-        Undo undo;
-        leveldb::ReadOptions read_options;
-        for (const PendingCommit& commit : round) {
-          for (const StorageBatch::Op& op : commit.batch.ops()) {
-            std::string value;
-            leveldb::Status read = db_->Get(read_options, op.key, &value);
-            if (read.ok()) {
-              undo.emplace_back(op.key, std::move(value));
-            } else if (read.IsNotFound()) {
-              undo.emplace_back(op.key, std::nullopt);
-            }
-            // A key that cannot be read now is not restored: deleting it could lose what it held.
-          }
-        }
-        // Only the first value seen for a key is the one from before the round; later ones repeat it.
-        undo_ = std::move(undo);
-      }
+      // Only the first value seen for a key is the one from before the round; later ones repeat it.
+      undo_ = std::move(undo);
     }
-    for (PendingCommit& commit : round)
-      commit.done(status);
   }
+  for (PendingCommit& commit : round)
+    commit.done(status);
 }
 
 }  // namespace bgsync

@@ -536,5 +536,91 @@ TEST_F(LevelDbStorageBackendTest, CommitsQueuedBeforeDestructionAllRunTheirCallb
   EXPECT_EQ(all.back(), std::make_pair(absl::StrCat("k", 10000 + kCommits - 1), absl::StrCat(kCommits - 1)));
 }
 
+// A buffered commit that finds the backend idle is written on the caller's thread and answered before Commit
+// returns (no hand-off to the writer thread); it does not sync.
+TEST_F(LevelDbStorageBackendTest, BufferedCommitOnAnIdleBackendIsAnsweredBeforeCommitReturns) {
+  FaultInjectingEnv env;
+  LevelDbStorageBackend::Options options;
+  options.env = &env;
+  std::unique_ptr<LevelDbStorageBackend> backend = OpenOrDie(options);
+  ASSERT_TRUE(backend);
+  const int syncs = env.log_syncs();
+  const int64_t rounds_before = backend->write_rounds();
+  std::thread::id answered_on;
+  absl::Status result = absl::UnknownError("not answered");
+  backend->Commit(PutBatch({{"a", "1"}}), Durability::kBuffered, [&](absl::Status status) {
+    answered_on = std::this_thread::get_id();
+    result = status;
+  });
+  EXPECT_TRUE(result.ok()) << result;
+  EXPECT_EQ(answered_on, std::this_thread::get_id());
+  EXPECT_EQ(backend->write_rounds(), rounds_before + 1);
+  EXPECT_EQ(env.log_syncs(), syncs);
+  EXPECT_THAT(Read(*backend, ""), ElementsAre(Pair("a", "1")));
+}
+
+TEST_F(LevelDbStorageBackendTest, DurableCommitIsWrittenAndAnsweredByTheWriterThread) {
+  std::unique_ptr<LevelDbStorageBackend> backend = OpenOrDie();
+  ASSERT_TRUE(backend);
+  absl::Notification answered;
+  std::thread::id answered_on;
+  backend->Commit(PutBatch({{"a", "1"}}), Durability::kDurable, [&](absl::Status status) {
+    EXPECT_TRUE(status.ok()) << status;
+    answered_on = std::this_thread::get_id();
+    answered.Notify();
+  });
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(kDeadline));
+  EXPECT_NE(answered_on, std::this_thread::get_id());
+}
+
+// A buffered commit made while a round is being written waits for it: rounds are written and answered in commit
+// order.
+TEST_F(LevelDbStorageBackendTest, BufferedCommitBehindARoundBeingWrittenWaitsItsTurn) {
+  FaultInjectingEnv env;
+  LevelDbStorageBackend::Options options;
+  options.env = &env;
+  std::unique_ptr<LevelDbStorageBackend> backend = OpenOrDie(options);
+  ASSERT_TRUE(backend);
+  absl::Mutex mu;
+  std::vector<std::string> order;
+  auto record = [&](std::string name) {
+    return [&, name](absl::Status status) {
+      EXPECT_TRUE(status.ok()) << name << ": " << status;
+      absl::MutexLock lock(&mu);
+      order.push_back(name);
+    };
+  };
+  env.SetHoldLogSyncs(true);
+  backend->Commit(PutBatch({{"k", "durable"}}), Durability::kDurable, record("durable"));
+  ASSERT_TRUE(env.WaitForHeldSyncs(1));
+  backend->Commit(PutBatch({{"k", "buffered"}}), Durability::kBuffered, record("buffered"));
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(order.empty()) << "answered while the round before it was still syncing";
+  }
+  env.SetHoldLogSyncs(false);
+  absl::MutexLock lock(&mu);
+  auto both = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return order.size() == 2; };
+  ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&both), kDeadline));
+  EXPECT_THAT(order, ElementsAre("durable", "buffered"));
+  EXPECT_THAT(Read(*backend, ""), ElementsAre(Pair("k", "buffered")));
+}
+
+// A callback of a commit written on the caller's thread may commit again: that commit is queued behind it and
+// answered (by the writer thread), not written inside the first one's round.
+TEST_F(LevelDbStorageBackendTest, CommitFromTheCallbackOfAnInlineCommitIsAnsweredToo) {
+  std::unique_ptr<LevelDbStorageBackend> backend = OpenOrDie();
+  ASSERT_TRUE(backend);
+  CommitResults results;
+  backend->Commit(PutBatch({{"first", "1"}}), Durability::kBuffered, [&](absl::Status status) {
+    results.Callback(0)(status);
+    backend->Commit(PutBatch({{"second", "2"}}), Durability::kBuffered, results.Callback(1));
+  });
+  ASSERT_TRUE(results.WaitFor(2));
+  EXPECT_TRUE(results.result(0).ok()) << results.result(0);
+  EXPECT_TRUE(results.result(1).ok()) << results.result(1);
+  EXPECT_THAT(Read(*backend, ""), ElementsAre(Pair("first", "1"), Pair("second", "2")));
+}
+
 }  // namespace
 }  // namespace bgsync

@@ -8,8 +8,10 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace bgsync {
 
@@ -49,6 +51,19 @@ class StorageBackend {
   // Every record whose key starts with `prefix`, in key order. Reads what has been committed so far. Errors:
   // the backend's read or corruption error.
   virtual absl::StatusOr<KeyValues> ReadPrefix(const std::string& prefix) = 0;
+
+  // Calls `visit(key, value)` for every record with begin <= key < end (an empty `end`: no upper bound), in key
+  // order, without collecting them; the views are valid during the call only. Reads what has been committed so far.
+  // Stops at the first error `visit` returns and returns it. Scans may run concurrently with each other (the
+  // start-up load reads parts of the store in parallel). Errors: the backend's read or corruption error, or
+  // visit's. The default reads the range through ReadPrefix.
+  using ScanVisitor = absl::FunctionRef<absl::Status(absl::string_view key, absl::string_view value)>;
+  virtual absl::Status Scan(const std::string& begin, const std::string& end, ScanVisitor visit);
+
+  // Up to `parts - 1` keys, ascending, strictly between `begin` and `end`, splitting that range into parts that hold
+  // about the same amount of data, for scanning them in parallel. Empty when the backend cannot tell (the default)
+  // or the range is too small to be worth splitting.
+  virtual std::vector<std::string> SplitRange(const std::string& begin, const std::string& end, int parts);
 
   // Applies `batch` atomically, then calls `done` exactly once with the result, from any thread, possibly before
   // Commit returns. Commits are applied in the order Commit was called. On an error nothing of the batch is

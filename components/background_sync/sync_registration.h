@@ -11,6 +11,8 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "components/background_sync/compact_time.h"
+#include "components/background_sync/shared_origin.h"
 #include "public/origin.h"
 
 namespace bgsync {
@@ -63,26 +65,14 @@ struct RegistrationKey {
   }
 };
 
+// Laid out compactly, for the browser may hold a million of these (96 bytes each, plus the tag's heap block when it
+// is longer than 15 bytes): times in 8 bytes (compact_time.h), the origin shared with the service worker's other
+// registrations, and what start-up and the wake-up timer read of every registration (type, state, next attempt)
+// within the first 64 bytes.
 struct SyncRegistration {
   RegistrationKey key;
-  Origin origin;  // the origin of the service-worker registration, stored and re-checked at load
+
   SyncState state = SyncState::kPending;
-
-  // Failed attempts so far (reset when a re-registration starts it afresh).
-  int num_attempts = 0;
-  int max_attempts = 0;
-
-  // The earliest time the next attempt may start (absolute wall-clock, so it survives restarts).
-  // InfinitePast means "as soon as possible".
-  absl::Time next_attempt_time = absl::InfinitePast();
-
-  // Periodic only: the page's minInterval, and the anchor its schedule counts from (the registration time, then
-  // the start of each fresh event). next_attempt_time is the scheduled time derived from both.
-  absl::Duration min_interval = absl::ZeroDuration();
-  absl::Time anchor_time = absl::InfinitePast();
-
-  // Browser stops in a row while this registration's event was in flight (the poison-pill counter).
-  int consecutive_interruptions = 0;
 
   // The outcome of the last failed attempt, for tools; kCompleted when there was none.
   SyncEventOutcome last_failure = SyncEventOutcome::kCompleted;
@@ -90,6 +80,25 @@ struct SyncRegistration {
   // Not stored: whether the registering client has seen its Register succeed (DidResolveRegistration) or has
   // gone away. A registration loaded from disk is resolved.
   bool resolved = true;
+
+  // Failed attempts so far (reset when a re-registration starts it afresh).
+  int num_attempts = 0;
+
+  // The earliest time the next attempt may start (absolute wall-clock, so it survives restarts).
+  // InfinitePast means "as soon as possible".
+  CompactTime next_attempt_time = absl::InfinitePast();
+
+  SharedOrigin origin;  // the origin of the service-worker registration, stored and re-checked at load
+
+  // Periodic only: the page's minInterval, and the anchor its schedule counts from (the registration time, then
+  // the start of each fresh event). next_attempt_time is the scheduled time derived from both.
+  CompactDuration min_interval = absl::ZeroDuration();
+  CompactTime anchor_time = absl::InfinitePast();
+
+  int max_attempts = 0;
+
+  // Browser stops in a row while this registration's event was in flight (the poison-pill counter).
+  int consecutive_interruptions = 0;
 
   friend bool operator==(const SyncRegistration& a, const SyncRegistration& b);
 };

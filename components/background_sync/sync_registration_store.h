@@ -8,6 +8,8 @@
 #ifndef COMPONENTS_BACKGROUND_SYNC_SYNC_REGISTRATION_STORE_H_
 #define COMPONENTS_BACKGROUND_SYNC_SYNC_REGISTRATION_STORE_H_
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,15 @@ class SyncRegistrationStore {
     std::vector<SyncRegistration> registrations;  // key order; `resolved` is true for all
     std::vector<QuarantinedRecord> quarantined;
   };
+  // The registrations of one service-worker registration, in key order.
+  struct LoadedServiceWorker {
+    int64_t sw_registration_id = 0;
+    std::vector<SyncRegistration> registrations;
+  };
+  struct LoadByServiceWorkerResult {
+    std::vector<LoadedServiceWorker> service_workers;  // in key order (ids as the key layout orders them)
+    std::vector<QuarantinedRecord> quarantined;        // in key order
+  };
 
   // `backend` is not owned and must outlive the store.
   explicit SyncRegistrationStore(StorageBackend* backend) : backend_(backend) {}
@@ -40,6 +51,19 @@ class SyncRegistrationStore {
   // Errors: the backend's read or write error; kFailedPrecondition for a schema version this build cannot read
   // (the data is left as it is).
   absl::StatusOr<LoadResult> Load();
+
+  // Called with a service worker's registrations on the thread that read them, right after decoding them (while
+  // they are in the CPU's caches); it may change or remove them. A service worker whose records straddle two of
+  // the parallel ranges is passed in two parts. Runs concurrently with itself.
+  using GroupHook = std::function<void(LoadedServiceWorker& group)>;
+
+  // Load, grouped by service-worker registration, for the engine's start-up: records are decoded as they are read
+  // (never all held as bytes), the registrations of a service worker share one Origin, and the store is read in up to
+  // `max_parallel_reads` key ranges at once (threads started here, one per range after the first, which runs on the
+  // calling thread) when the backend can split it (StorageBackend::SplitRange). `on_read`, if set, sees each group
+  // as it is read (see GroupHook); groups it empties are left out. Same result and errors as Load otherwise.
+  absl::StatusOr<LoadByServiceWorkerResult> LoadByServiceWorker(int max_parallel_reads,
+                                                                const GroupHook& on_read = nullptr);
 
   // After leveldb::RepairDB salvaged a damaged store (LevelDbStorageBackend::OpenWithRecovery answered kRepaired),
   // the block that held the schema version may be gone while records survived, and Load would refuse the store.

@@ -49,9 +49,12 @@ void SystemClock::Run() {
     absl::Time wake = now + absl::Seconds(1);
     if (!timers_.empty() && timers_.begin()->first.first < wake)
       wake = timers_.begin()->first.first;
-    size_t count = timers_.size();
-    auto changed = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || timers_.size() != count; };
-    mu_.AwaitWithDeadline(absl::Condition(&changed), wake);
+    // Only a timer due before `wake` changes the plan: waking for every PostAt and Cancel would cost a context switch
+    // per timer operation (several per sync event).
+    auto earlier = [this, wake]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || (!timers_.empty() && timers_.begin()->first.first < wake);
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&earlier), wake);
   }
 }
 

@@ -39,8 +39,21 @@ absl::Status EngineOnLevelDb::Start(const std::string& path,
                                     leveldb::Env* env,
                                     LevelDbStorageBackend::OpenResult* opened) {
   Stop();
+  // As the browser does: the engine's load is the verification of every record; a read error of that load sends
+  // the store through the verified open, which repairs or keeps aside what is damaged, and the engine loads again.
+  absl::Status started = StartOnce(path, env, /*verify_records_at_open=*/false, opened);
+  if (started.ok() || !LevelDbStorageBackend::MayBeDamage(started))
+    return started;
+  return StartOnce(path, env, /*verify_records_at_open=*/true, opened);
+}
+
+absl::Status EngineOnLevelDb::StartOnce(const std::string& path,
+                                        leveldb::Env* env,
+                                        bool verify_records_at_open,
+                                        LevelDbStorageBackend::OpenResult* opened) {
   LevelDbStorageBackend::Options options;
   options.env = env;
+  options.verify_records_at_open = verify_records_at_open;
   absl::StatusOr<LevelDbStorageBackend::OpenResult> open = LevelDbStorageBackend::OpenWithRecovery(path, options);
   if (!open.ok())
     return open.status();

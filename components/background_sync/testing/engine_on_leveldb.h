@@ -59,7 +59,9 @@ class EngineOnLevelDb {
   static Origin OriginOf(int64_t sw);
 
   // Opens the store at `path` with OpenWithRecovery (over `env`, or the real disk when null) and starts the
-  // engine on it (durable writes). `opened` receives the open result without its backend.
+  // engine on it (durable writes), as the browser does: without verifying every record at open (the engine's load
+  // reads them all), and again with verification if that load fails with a read error. `opened` receives the (last)
+  // open result without its backend.
   absl::Status Start(const std::string& path,
                      leveldb::Env* env = nullptr,
                      LevelDbStorageBackend::OpenResult* opened = nullptr);
@@ -74,6 +76,11 @@ class EngineOnLevelDb {
   LoadAudit Audit(const std::map<std::string, RegisteredTag>& registered, const std::set<std::string>& acknowledged);
 
  private:
+  absl::Status StartOnce(const std::string& path,
+                         leveldb::Env* env,
+                         bool verify_records_at_open,
+                         LevelDbStorageBackend::OpenResult* opened);
+
   FakeClock clock_;
   FakeNetworkState network_{false};
   FakePermissionController permissions_;
