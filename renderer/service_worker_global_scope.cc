@@ -5,18 +5,18 @@
 #include <grpcpp/support/client_callback.h>
 #include <grpcpp/support/status.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <exception>
-#include <system_error>
-#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/notification.h"
 #include "public/mojom/background_sync.grpc.pb.h"
 #include "renderer/browser_channel.h"
+#include "renderer/event_threads.h"
 #include "renderer/session_bootstrap.h"
 
 namespace bgsync {
@@ -33,6 +33,15 @@ void ExtendableEvent::WaitUntil(std::shared_future<absl::Status> promise) {
   absl::MutexLock lock(&mu_);
   if (!settled_)
     promises_.push_back(std::move(promise));
+}
+
+bool ExtendableEvent::PromisesReady() {
+  absl::MutexLock lock(&mu_);
+  for (size_t i = next_promise_; i < promises_.size(); ++i) {
+    if (promises_[i].valid() && promises_[i].wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+      return false;
+  }
+  return true;
 }
 
 std::optional<std::shared_future<absl::Status>> ExtendableEvent::TakeNextPromise() {
@@ -66,8 +75,8 @@ class ServiceWorkerGlobalScope::Core final
     : public grpc::ClientBidiReactor<mojom::WorkerMessage, mojom::BrowserMessage>,
       public std::enable_shared_from_this<Core> {
  public:
-  Core(std::shared_ptr<grpc::Channel> channel, const std::string& token)
-      : stub_(mojom::ServiceWorkerHost::NewStub(std::move(channel))) {
+  Core(std::shared_ptr<grpc::Channel> channel, const std::string& token, ServiceWorkerGlobalScopeOptions options)
+      : options_(options), stub_(mojom::ServiceWorkerHost::NewStub(std::move(channel))) {
     AddSessionMetadata(context_, token);
   }
 
@@ -86,10 +95,6 @@ class ServiceWorkerGlobalScope::Core final
     else
       other_periodic_sync_handlers_.push_back(std::move(handler));
   }
-
-  // Immutable once Run has been called.
-  const std::vector<SyncHandler>& sync_handlers() const { return sync_handlers_; }
-  const std::vector<PeriodicSyncHandler>& periodic_sync_handlers() const { return periodic_sync_handlers_; }
 
   absl::Status Run() {
     {
@@ -164,14 +169,14 @@ class ServiceWorkerGlobalScope::Core final
       return;
     }
     if (incoming_.has_sync_event()) {
-      const mojom::SyncEvent& event = incoming_.sync_event();
-      StartEvent(event.event_id(), event.timeout_ms(), [event](const std::shared_ptr<Core>& core, absl::Time deadline) {
-        ServiceWorkerGlobalScope::DispatchSyncEvent(core, event.event_id(), event.tag(), event.last_chance(), deadline);
+      const mojom::SyncEvent& message = incoming_.sync_event();
+      StartEvent(message.event_id(), message.timeout_ms(), sync_handlers_, [&message](absl::Time deadline) {
+        return std::make_shared<SyncEvent>(message.tag(), message.last_chance(), deadline);
       });
     } else if (incoming_.has_periodic_sync_event()) {
-      const mojom::PeriodicSyncEvent& event = incoming_.periodic_sync_event();
-      StartEvent(event.event_id(), event.timeout_ms(), [event](const std::shared_ptr<Core>& core, absl::Time deadline) {
-        ServiceWorkerGlobalScope::DispatchPeriodicSyncEvent(core, event.event_id(), event.tag(), deadline);
+      const mojom::PeriodicSyncEvent& message = incoming_.periodic_sync_event();
+      StartEvent(message.event_id(), message.timeout_ms(), periodic_sync_handlers_, [&message](absl::Time deadline) {
+        return std::make_shared<PeriodicSyncEvent>(message.tag(), deadline);
       });
     }
     // Other messages are from a newer browser: ignored (the browser times such an event out).
@@ -217,9 +222,13 @@ class ServiceWorkerGlobalScope::Core final
     finished_.Notify();
   }
 
-  // Runs `dispatch(core, deadline)` on a thread of its own for the event `event_id`.
-  template <typename Dispatch>
-  void StartEvent(uint64_t event_id, int64_t timeout_ms, Dispatch dispatch) {
+  // Makes the event (make_event(deadline)) `event_id`, runs `handlers` on it and settles it: all on a thread of its
+  // own (threads_), or the handlers inline and only unsettled promises on a thread of their own.
+  template <typename Event, typename MakeEvent>
+  void StartEvent(uint64_t event_id,
+                  int64_t timeout_ms,
+                  const std::vector<std::function<void(Event&)>>& handlers,
+                  MakeEvent make_event) {
     // The deadline counts from when the worker receives the event.
     absl::Time deadline = absl::Now() + absl::Milliseconds(timeout_ms);
     {
@@ -229,9 +238,24 @@ class ServiceWorkerGlobalScope::Core final
         return;
       in_flight_.insert(event_id);
     }
-    try {
-      std::thread(std::move(dispatch), shared_from_this(), deadline).detach();
-    } catch (const std::system_error&) {
+    std::shared_ptr<Event> event = make_event(deadline);
+    if (options_.run_handlers_inline) {
+      // On the reaction's thread: `this` lives until OnDone, after this reaction. No reference to the core is
+      // taken (or dropped) here unless the event must wait on a thread of its own.
+      const bool rejected = ServiceWorkerGlobalScope::RunHandlers(*event, handlers);
+      if (event->PromisesReady())
+        return ServiceWorkerGlobalScope::SettleEvent(*this, event_id, *event, rejected);
+      if (!threads_->Run([core = shared_from_this(), event, event_id, rejected] {
+            ServiceWorkerGlobalScope::SettleEvent(*core, event_id, *event, rejected);
+          })) {
+        ReportResult(event_id, mojom::SYNC_EVENT_STATUS_ABORTED);
+      }
+      return;
+    }
+    if (!threads_->Run([core = shared_from_this(), event, event_id, &handlers] {
+          const bool rejected = ServiceWorkerGlobalScope::RunHandlers(*event, handlers);
+          ServiceWorkerGlobalScope::SettleEvent(*core, event_id, *event, rejected);
+        })) {
       ReportResult(event_id, mojom::SYNC_EVENT_STATUS_ABORTED);
     }
   }
@@ -295,7 +319,9 @@ class ServiceWorkerGlobalScope::Core final
   }
 
   // Constant after construction.
+  const ServiceWorkerGlobalScopeOptions options_;
   const std::unique_ptr<mojom::ServiceWorkerHost::Stub> stub_;
+  const std::shared_ptr<EventThreads> threads_ = EventThreads::Create();
   grpc::ClientContext context_;
 
   // Written only before Run.
@@ -330,13 +356,14 @@ class ServiceWorkerGlobalScope::Core final
 
 absl::StatusOr<std::unique_ptr<ServiceWorkerGlobalScope>> ServiceWorkerGlobalScope::Connect(
     std::shared_ptr<grpc::Channel> channel,
-    std::string token) {
+    std::string token,
+    ServiceWorkerGlobalScopeOptions options) {
   if (channel == nullptr)
     return absl::InvalidArgumentError("ServiceWorkerGlobalScope: no channel");
   if (!IsWellFormedSessionToken(token))
     return absl::InvalidArgumentError("ServiceWorkerGlobalScope: malformed session token");
   return std::unique_ptr<ServiceWorkerGlobalScope>(
-      new ServiceWorkerGlobalScope(std::make_shared<Core>(std::move(channel), token)));
+      new ServiceWorkerGlobalScope(std::make_shared<Core>(std::move(channel), token, options)));
 }
 
 ServiceWorkerGlobalScope::ServiceWorkerGlobalScope(std::shared_ptr<Core> core) : core_(std::move(core)) {}
@@ -360,11 +387,7 @@ void ServiceWorkerGlobalScope::Stop() {
 }
 
 template <typename Event>
-void ServiceWorkerGlobalScope::RunEvent(const std::shared_ptr<Core>& core,
-                                        uint64_t event_id,
-                                        Event& event,
-                                        const std::vector<std::function<void(Event&)>>& handlers) {
-  const absl::Time deadline = event.deadline();
+bool ServiceWorkerGlobalScope::RunHandlers(Event& event, const std::vector<std::function<void(Event&)>>& handlers) {
   bool rejected = false;
   for (const std::function<void(Event&)>& handler : handlers) {
     try {
@@ -373,6 +396,11 @@ void ServiceWorkerGlobalScope::RunEvent(const std::shared_ptr<Core>& core,
       rejected = true;
     }
   }
+  return rejected;
+}
+
+void ServiceWorkerGlobalScope::SettleEvent(Core& core, uint64_t event_id, ExtendableEvent& event, bool rejected) {
+  const absl::Time deadline = event.deadline();
   // Waits for every promise, also after one rejected (as Chromium does), but not beyond the deadline.
   while (std::optional<std::shared_future<absl::Status>> promise = event.TakeNextPromise()) {
     if (!promise->valid()) {
@@ -392,24 +420,7 @@ void ServiceWorkerGlobalScope::RunEvent(const std::shared_ptr<Core>& core,
       rejected = true;
     }
   }
-  core->ReportResult(event_id, rejected ? mojom::SYNC_EVENT_STATUS_REJECTED : mojom::SYNC_EVENT_STATUS_COMPLETED);
-}
-
-void ServiceWorkerGlobalScope::DispatchSyncEvent(const std::shared_ptr<Core>& core,
-                                                 uint64_t event_id,
-                                                 std::string tag,
-                                                 bool last_chance,
-                                                 absl::Time deadline) {
-  SyncEvent event(std::move(tag), last_chance, deadline);
-  RunEvent(core, event_id, event, core->sync_handlers());
-}
-
-void ServiceWorkerGlobalScope::DispatchPeriodicSyncEvent(const std::shared_ptr<Core>& core,
-                                                         uint64_t event_id,
-                                                         std::string tag,
-                                                         absl::Time deadline) {
-  PeriodicSyncEvent event(std::move(tag), deadline);
-  RunEvent(core, event_id, event, core->periodic_sync_handlers());
+  core.ReportResult(event_id, rejected ? mojom::SYNC_EVENT_STATUS_REJECTED : mojom::SYNC_EVENT_STATUS_COMPLETED);
 }
 
 }  // namespace bgsync

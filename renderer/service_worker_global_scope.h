@@ -9,7 +9,8 @@
 //
 // Threading: each event runs on a thread of its own, so a slow handler or waitUntil() holds up only its own
 // event. Handlers of different events run concurrently; handlers of one event run one after another, in the
-// order they were added. Stop() may be called from any thread, including from a handler.
+// order they were added. Stop() may be called from any thread, including from a handler. A worker whose handlers
+// never block may have them run inline instead (ServiceWorkerGlobalScopeOptions::run_handlers_inline).
 #ifndef RENDERER_SERVICE_WORKER_GLOBAL_SCOPE_H_
 #define RENDERER_SERVICE_WORKER_GLOBAL_SCOPE_H_
 
@@ -61,6 +62,8 @@ class ExtendableEvent {
   // The next promise to wait for, in the order they were given; nullopt when all have been taken, after which
   // WaitUntil ignores new promises.
   std::optional<std::shared_future<absl::Status>> TakeNextPromise();
+  // True if every promise not taken yet has settled: settling the event now would not wait.
+  bool PromisesReady();
 
   const absl::Time deadline_;
 
@@ -99,13 +102,24 @@ class PeriodicSyncEvent final : public ExtendableEvent {
   const std::string tag_;
 };
 
+struct ServiceWorkerGlobalScopeOptions {
+  // Handlers run on the thread that reads the worker's stream, one event after another, rather than each event on
+  // a thread of its own: for handlers that never block — like a JavaScript service worker's, which return at once
+  // and extend the event with waitUntil() — a burst of events then costs no thread hand-off per event. A handler
+  // that blocks holds up every later event of the worker. Promises still unsettled when an event's handlers have
+  // returned are waited for on a thread of the event's own either way.
+  bool run_handlers_inline = false;
+};
+
 class ServiceWorkerGlobalScope {
  public:
   // Prepares a global scope on a service-worker session: `channel` leads to the browser (ConnectToBrowser) and
   // `token` is the session's. Does no I/O (Run opens the stream). Returns InvalidArgument for a null channel or
   // a token that is not 64 lower-case hex characters.
-  static absl::StatusOr<std::unique_ptr<ServiceWorkerGlobalScope>> Connect(std::shared_ptr<grpc::Channel> channel,
-                                                                           std::string token);
+  static absl::StatusOr<std::unique_ptr<ServiceWorkerGlobalScope>> Connect(
+      std::shared_ptr<grpc::Channel> channel,
+      std::string token,
+      ServiceWorkerGlobalScopeOptions options = ServiceWorkerGlobalScopeOptions());
   ServiceWorkerGlobalScope(const ServiceWorkerGlobalScope&) = delete;
   ServiceWorkerGlobalScope& operator=(const ServiceWorkerGlobalScope&) = delete;
   // Precondition: Run is not running. Events still running keep what they need alive; their outcomes are
@@ -140,22 +154,13 @@ class ServiceWorkerGlobalScope {
 
   explicit ServiceWorkerGlobalScope(std::shared_ptr<Core> core);
 
-  // Run one event's handlers and wait for its promises, on the calling (the event's own) thread, then report the
-  // outcome through `core`.
-  static void DispatchSyncEvent(const std::shared_ptr<Core>& core,
-                                uint64_t event_id,
-                                std::string tag,
-                                bool last_chance,
-                                absl::Time deadline);
-  static void DispatchPeriodicSyncEvent(const std::shared_ptr<Core>& core,
-                                        uint64_t event_id,
-                                        std::string tag,
-                                        absl::Time deadline);
+  // Runs `event`'s handlers; returns true if one threw. On the event's thread, or inline (on the stream's reaction
+  // thread) with run_handlers_inline.
   template <typename Event>
-  static void RunEvent(const std::shared_ptr<Core>& core,
-                       uint64_t event_id,
-                       Event& event,
-                       const std::vector<std::function<void(Event&)>>& handlers);
+  static bool RunHandlers(Event& event, const std::vector<std::function<void(Event&)>>& handlers);
+  // Waits for `event`'s promises (not beyond its deadline) and reports its outcome through `core`: REJECTED if
+  // `rejected` or a promise rejected, else COMPLETED; nothing once the deadline has passed.
+  static void SettleEvent(Core& core, uint64_t event_id, ExtendableEvent& event, bool rejected);
 
   // Shared with the events in flight and, while Run runs, with the stream.
   const std::shared_ptr<Core> core_;

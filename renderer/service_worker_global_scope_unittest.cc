@@ -4,6 +4,7 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -273,6 +274,87 @@ TEST_F(ServiceWorkerGlobalScopeTest, SlowEventDoesNotHoldUpAnother) {
 
   slow.set_value(absl::OkStatus());
   ExpectResult(MessageAt(2), 1, mojom::SYNC_EVENT_STATUS_COMPLETED);
+}
+
+// With run_handlers_inline, handlers run on the thread that reads the stream; only an event left with unsettled
+// promises waits on a thread of its own.
+class InlineHandlersTest : public ServiceWorkerGlobalScopeTest {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.started());
+    ServiceWorkerGlobalScopeOptions options;
+    options.run_handlers_inline = true;
+    absl::StatusOr<std::unique_ptr<ServiceWorkerGlobalScope>> scope =
+        ServiceWorkerGlobalScope::Connect(ConnectToBrowser(server_.Bootstrap()), kTestSessionToken, options);
+    ASSERT_TRUE(scope.ok()) << scope.status();
+    scope_ = *std::move(scope);
+  }
+};
+
+TEST_F(InlineHandlersTest, EventsSettleInTheirOrderWithTheirOutcomes) {
+  scope_->AddEventListener("sync", [](SyncEvent& event) {
+    if (event.tag() == "throws")
+      throw std::runtime_error("handler failed");
+    event.WaitUntil(Settled(event.tag() == "rejects" ? absl::AbortedError("no") : absl::OkStatus()));
+  });
+  scope_->AddEventListener("periodicsync",
+                           [](PeriodicSyncEvent& event) { event.WaitUntil(Settled(absl::OkStatus())); });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendSyncEvent(1, "fine", false, 60000);
+  stream_->SendSyncEvent(2, "rejects", false, 60000);
+  stream_->SendSyncEvent(3, "throws", false, 60000);
+  stream_->SendPeriodicSyncEvent(4, "feed", 60000);
+  ExpectResult(MessageAt(1), 1, mojom::SYNC_EVENT_STATUS_COMPLETED);
+  ExpectResult(MessageAt(2), 2, mojom::SYNC_EVENT_STATUS_REJECTED);
+  ExpectResult(MessageAt(3), 3, mojom::SYNC_EVENT_STATUS_REJECTED);
+  ExpectResult(MessageAt(4), 4, mojom::SYNC_EVENT_STATUS_COMPLETED);
+}
+
+TEST_F(InlineHandlersTest, AnUnsettledPromiseDoesNotHoldUpLaterEvents) {
+  std::promise<absl::Status> slow;
+  std::shared_future<absl::Status> slow_future = slow.get_future().share();
+  scope_->AddEventListener("sync", [&](SyncEvent& event) {
+    event.WaitUntil(event.tag() == "slow" ? slow_future : Settled(absl::OkStatus()));
+  });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendSyncEvent(1, "slow", false, 60000);
+  stream_->SendSyncEvent(2, "fast", false, 60000);
+  ExpectResult(MessageAt(1), 2, mojom::SYNC_EVENT_STATUS_COMPLETED);
+  EXPECT_EQ(stream_->received().size(), 2u);  // the slow one is still unanswered
+
+  slow.set_value(absl::OkStatus());
+  ExpectResult(MessageAt(2), 1, mojom::SYNC_EVENT_STATUS_COMPLETED);
+}
+
+TEST_F(InlineHandlersTest, StopFromAHandlerAbortsWhatIsInFlight) {
+  std::promise<absl::Status> never;
+  std::shared_future<absl::Status> never_future = never.get_future().share();
+  scope_->AddEventListener("sync", [&](SyncEvent& event) {
+    if (event.tag() == "stop") {
+      scope_->Stop();
+      return;
+    }
+    event.WaitUntil(never_future);
+  });
+  ASSERT_NO_FATAL_FAILURE(StartRunning());
+  stream_->SendSyncEvent(1, "pending", false, 60000);
+  stream_->SendSyncEvent(2, "stop", false, 60000);
+  // Both in flight when Stop ran, in no particular order.
+  std::vector<uint64_t> aborted;
+  for (size_t i = 1; i <= 2; ++i) {
+    WorkerMessage message = MessageAt(i);
+    ASSERT_TRUE(message.has_sync_event_result()) << message.DebugString();
+    EXPECT_EQ(message.sync_event_result().status(), mojom::SYNC_EVENT_STATUS_ABORTED);
+    aborted.push_back(message.sync_event_result().event_id());
+  }
+  std::sort(aborted.begin(), aborted.end());
+  EXPECT_EQ(aborted, (std::vector<uint64_t>{1, 2}));
+  EXPECT_TRUE(stream_->WaitForHalfClose());
+  stream_->End(grpc::Status::OK);
+  EXPECT_TRUE(WaitForRunToReturn().ok());
+  // Settling now reports nothing: the event was answered.
+  never.set_value(absl::OkStatus());
+  EXPECT_EQ(stream_->received().size(), 3u);
 }
 
 TEST_F(ServiceWorkerGlobalScopeTest, WaitUntilWhileAnotherPromiseIsPendingExtendsTheEvent) {
