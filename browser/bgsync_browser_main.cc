@@ -10,7 +10,8 @@
 // stores: BackgroundSync (registrations), ServiceWorkers, BackgroundServices (DevTools recording), Permissions and
 // SiteEngagement (both set through the admin endpoint). Each run makes a private runtime directory (0700) with
 // browser.sock (tools' renderer sessions; the renderers and workers it launches each talk over a private channel)
-// and admin.sock (bgsyncctl), and writes its path to <profile>/RuntimeDirectory.
+// and admin.sock (bgsyncctl), and writes its path to <profile>/RuntimeDirectory; a runtime directory left behind
+// by a browser that was killed is removed by the next browser on the profile.
 // --relaxed-durability answers a Register once its write is in the operating system's hands (LevelDB without
 // fsync: a browser crash loses nothing, an OS crash or power loss may lose the last registrations); by default it
 // answers only once the write is on disk.
@@ -25,6 +26,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -129,6 +131,39 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
   return true;
 }
 
+// A browser killed with SIGKILL leaves its runtime directory behind. The next browser on the profile — which holds
+// the profile's store locks by then, so that directory's browser is gone — removes it. Only what looks like one of
+// ours is touched: a directory "bgsync-XXXXXX" right under the temporary directory, owned by this user, holding
+// nothing but our two sockets. Anything else (the file edited, the directory reused) is left alone.
+void RemoveStaleRuntimeDirectory(const std::string& profile) {
+  std::ifstream in(profile + "/RuntimeDirectory");
+  std::string stale;
+  if (!std::getline(in, stale) || stale.empty())
+    return;
+  const std::filesystem::path path(stale);
+  if (path.parent_path() != std::filesystem::temp_directory_path() ||
+      path.filename().string().rfind("bgsync-", 0) != 0 ||
+      path.filename().string().size() != std::string("bgsync-XXXXXX").size()) {
+    return;
+  }
+  struct stat info;
+  if (lstat(stale.c_str(), &info) != 0 || !S_ISDIR(info.st_mode) || info.st_uid != geteuid())
+    return;
+  std::error_code error;
+  std::vector<std::filesystem::path> sockets;
+  for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
+    const std::string name = entry.path().filename().string();
+    if ((name != "browser.sock" && name != "admin.sock") || !entry.is_socket(error))
+      return;
+    sockets.push_back(entry.path());
+  }
+  if (error)
+    return;
+  for (const std::filesystem::path& socket : sockets)
+    std::filesystem::remove(socket, error);
+  std::filesystem::remove(path, error);  // only if empty
+}
+
 int Fail(const std::string& message) {
   std::fprintf(stderr, "bgsync_browser: %s\n", message.c_str());
   return 1;
@@ -195,7 +230,8 @@ int Run(const Flags& flags) {
   if (!permission_store.ok())
     return Fail(std::string(permission_store.status().message()));
 
-  // The private runtime directory for the sockets.
+  // The private runtime directory for the sockets (a previous browser's, left by a crash, removed first).
+  RemoveStaleRuntimeDirectory(flags.profile);
   std::string runtime = (std::filesystem::temp_directory_path() / "bgsync-XXXXXX").string();
   if (!mkdtemp(runtime.data()))
     return Fail("mkdtemp failed");

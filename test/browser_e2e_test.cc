@@ -117,11 +117,28 @@ TEST_F(BrowserE2ETest, SigkillAndRestartKeepsAcknowledgedRegistrations) {
   for (int i = 0; i < 20; ++i)
     ASSERT_TRUE(Register(page, sw, absl::StrCat("tag-", i)).has_registration());
   EXPECT_TRUE(WIFSIGNALED(StopBrowser(SIGKILL)));
+  const std::string killed_runtime = runtime_dir_;
+  ASSERT_TRUE(std::filesystem::exists(killed_runtime + "/browser.sock"));  // a killed browser cannot clean up
   StartBrowser();
   std::vector<admin::Registration> all = Registrations();
   ASSERT_EQ(all.size(), 20u);
   for (const admin::Registration& r : all)
     EXPECT_EQ(r.state(), "pending");
+  // The new browser on the profile removed the killed one's runtime directory.
+  EXPECT_NE(runtime_dir_, killed_runtime);
+  EXPECT_FALSE(std::filesystem::exists(killed_runtime));
+}
+
+// A runtime directory that is not exactly one of ours (here: a file of another kind in it) is left alone.
+TEST_F(BrowserE2ETest, AStaleRuntimeDirectoryWithForeignContentIsLeftAlone) {
+  StartBrowser();
+  EXPECT_TRUE(WIFSIGNALED(StopBrowser(SIGKILL)));
+  const std::string killed_runtime = runtime_dir_;
+  { std::ofstream(killed_runtime + "/notes.txt") << "not the browser's\n"; }
+  StartBrowser();
+  EXPECT_TRUE(std::filesystem::exists(killed_runtime + "/notes.txt"));
+  EXPECT_TRUE(std::filesystem::exists(killed_runtime + "/browser.sock"));
+  std::filesystem::remove_all(killed_runtime);
 }
 
 // --relaxed-durability answers a Register once its write is in the OS's hands (no fsync): a SIGKILL of the browser

@@ -35,12 +35,18 @@ void BrowserTestFixture::SetUp() {
 
 void BrowserTestFixture::TearDown() {
   StopBrowser(SIGKILL);
+  // A killed browser leaves its runtime directory (outside dir_); the next browser on the profile would remove it.
+  if (!runtime_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(runtime_dir_, ignored);
+  }
   if (!dir_.empty())
     std::filesystem::remove_all(dir_);
 }
 
 void BrowserTestFixture::StartBrowser(std::vector<std::string> extra) {
-  std::filesystem::remove(profile_ + "/RuntimeDirectory");
+  // The previous browser's runtime directory, if any: the new browser writes another one.
+  const std::string previous = runtime_dir_;
   LaunchOptions options;
   options.argv = {BinaryDirectory() + "/bgsync_browser",
                   "--profile",
@@ -67,7 +73,7 @@ void BrowserTestFixture::StartBrowser(std::vector<std::string> extra) {
   std::string runtime;
   ASSERT_TRUE(Eventually([&] {
     runtime = std::string(absl::StripAsciiWhitespace(ReadFile(profile_ + "/RuntimeDirectory")));
-    if (runtime.empty() || !std::filesystem::exists(runtime + "/admin.sock"))
+    if (runtime.empty() || runtime == previous || !std::filesystem::exists(runtime + "/admin.sock"))
       return false;
     admin_ = admin::BrowserAdmin::NewStub(
         grpc::CreateChannel("unix:" + runtime + "/admin.sock", grpc::InsecureChannelCredentials()));
@@ -76,6 +82,7 @@ void BrowserTestFixture::StartBrowser(std::vector<std::string> extra) {
     admin::BrowserStatus status;
     return admin_->GetStatus(&context, admin::Empty(), &status).ok();
   })) << "the browser did not come up";
+  runtime_dir_ = runtime;
 }
 
 int BrowserTestFixture::StopBrowser(int signal) {

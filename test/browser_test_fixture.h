@@ -79,6 +79,7 @@ class BrowserTestFixture : public ::testing::Test {
   const std::string kMail = "https://mail.example";
   std::string dir_;
   std::string profile_;
+  std::string runtime_dir_;  // the running (or last) browser's runtime directory, from <profile>/RuntimeDirectory
   ProcessLauncher launcher_;
   pid_t browser_pid_ = 0;
   std::shared_ptr<absl::Notification> browser_exited_;
