@@ -17,8 +17,9 @@ int Milliseconds(absl::Duration d) {
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), std::numeric_limits<int>::max()));
 }
 
-// Every gRPC default that matters for untrusted peers, overridden (public/README.md, "Limits").
-void ApplyLimits(const BackgroundSyncHost::Config& config, grpc::ServerBuilder& builder) {
+}  // namespace
+
+void BackgroundSyncHost::ApplyServerLimits(const Config& config, grpc::ServerBuilder& builder) {
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(config.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams);
@@ -38,8 +39,6 @@ void ApplyLimits(const BackgroundSyncHost::Config& config, grpc::ServerBuilder& 
   quota.SetMaxThreads(config.max_grpc_threads);
   builder.SetResourceQuota(quota);
 }
-
-}  // namespace
 
 BackgroundSyncHost::BackgroundSyncHost(Config config, Embedder& embedder)
     : config_(std::move(config)),
@@ -114,7 +113,7 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Co
   unlink(h.config_.socket_path.c_str());
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + h.config_.socket_path, grpc::InsecureServerCredentials());
-  ApplyLimits(h.config_, builder);
+  ApplyServerLimits(h.config_, builder);
   builder.RegisterService(h.one_shot_.get());
   builder.RegisterService(h.periodic_.get());
   builder.RegisterService(h.worker_host_.get());

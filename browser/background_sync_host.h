@@ -127,6 +127,11 @@ class BackgroundSyncHost {
   // server's (socket) with a clear message.
   static absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> Start(Config config, Embedder embedder);
 
+  // Overrides every gRPC default that matters for untrusted peers with `config`'s limits (public/README.md,
+  // "Limits") on a server being built. Start applies it to the renderer- and worker-facing server; it is public so
+  // that a benchmark's baseline server can run with exactly the browser's transport settings. Thread-safe.
+  static void ApplyServerLimits(const Config& config, grpc::ServerBuilder& builder);
+
   // Stops accepting calls, lets in-flight Registers finish (stored and answered), stops workers.
   ~BackgroundSyncHost();
 

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <limits>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -16,7 +15,6 @@
 #include "absl/synchronization/mutex.h"
 #include "browser/background_sync_host.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/resource_quota.h"
 #include "leveldb/db.h"
 #include "leveldb/options.h"
 #include "leveldb/write_batch.h"
@@ -25,33 +23,6 @@
 namespace bgsync {
 namespace regbench {
 namespace {
-
-int Milliseconds(absl::Duration d) {
-  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), std::numeric_limits<int>::max()));
-}
-
-// The browser's gRPC settings (browser/background_sync_host.cc applies the same, from the same defaults), so that
-// the baseline differs from the browser only in what runs inside the handlers.
-void ApplyBrowserSettings(grpc::ServerBuilder& builder) {
-  const BackgroundSyncHost::Config config;
-  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
-  builder.SetMaxSendMessageSize(config.max_message_bytes);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams);
-  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, config.max_metadata_bytes);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Milliseconds(config.keepalive_time));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Milliseconds(config.keepalive_timeout));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             Milliseconds(config.min_client_ping_interval));
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, config.max_ping_strikes);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Milliseconds(config.max_connection_idle));
-  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, Milliseconds(config.handshake_timeout));
-  grpc::ResourceQuota quota("bgsync-bench-baseline");
-  quota.Resize(config.max_grpc_memory_bytes);
-  quota.SetMaxThreads(config.max_grpc_threads);
-  builder.SetResourceQuota(quota);
-}
 
 grpc::Status WriteSynced(leveldb::DB& db, const std::string& key, const std::string& value) {
   leveldb::WriteBatch batch;
@@ -198,7 +169,8 @@ absl::StatusOr<std::unique_ptr<BaselineServer>> BaselineServer::Start(const Base
   unlink(options.socket_path.c_str());
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + options.socket_path, grpc::InsecureServerCredentials());
-  ApplyBrowserSettings(builder);
+  // The browser's own transport settings, so that the baseline differs from the browser only in its handlers.
+  BackgroundSyncHost::ApplyServerLimits(BackgroundSyncHost::Config(), builder);
   builder.RegisterService(state->service.get());
   state->server = builder.BuildAndStart();
   if (!state->server)
