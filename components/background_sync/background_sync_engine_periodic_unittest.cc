@@ -1,6 +1,8 @@
 // Periodic Background Sync in the engine (spec.md, periodic section): scheduling from the anchor, the origin and
 // batch minimums, coalescing, engagement, retries, restarts, permissions, and the observer events and counters.
 // Everything runs on the fake clock: timers fire only when a test advances it.
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -95,6 +97,15 @@ TEST(PeriodicScheduleTest, DelayIsTheIntervalRoundedUpToWholeGaps) {
   EXPECT_EQ(PeriodicDelay(absl::Hours(13), gap), absl::Hours(24));
   EXPECT_EQ(PeriodicDelay(absl::Hours(24), gap), absl::Hours(24));
   EXPECT_EQ(PeriodicDelay(absl::Hours(24) + absl::Nanoseconds(1), gap), absl::Hours(36));
+}
+
+// An interval too large to count in gaps (the largest a record can hold decodes to an infinite one) has no next
+// gap; a UBSan build caught `gaps + 1` overflowing here (fuzz corpora of engine_load, sync_engine, sync_service).
+TEST(PeriodicScheduleTest, AnIntervalBeyondCountingHasAnInfiniteDelay) {
+  EXPECT_EQ(PeriodicDelay(absl::InfiniteDuration(), absl::Hours(12)), absl::InfiniteDuration());
+  EXPECT_EQ(PeriodicDelay(absl::Hours(1), absl::Nanoseconds(1)), absl::Hours(1));
+  EXPECT_EQ(PeriodicDelay(absl::Seconds(std::numeric_limits<int64_t>::max()), absl::Nanoseconds(1)),
+            absl::InfiniteDuration());
 }
 
 TEST(PeriodicScheduleTest, CoalescesBeforeAndSpacesAfterOtherEvents) {

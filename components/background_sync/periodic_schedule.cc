@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 namespace bgsync {
 
@@ -9,7 +11,10 @@ absl::Duration PeriodicDelay(absl::Duration min_interval, absl::Duration gap) {
   if (min_interval <= gap)
     return gap;
   const int64_t gaps = absl::IDivDuration(min_interval, gap, &min_interval);
-  // `min_interval` now holds the remainder.
+  // `min_interval` now holds the remainder. A quotient that saturated (an interval beyond what int64 counts in
+  // gaps, e.g. an infinite one) has no next gap: the delay is infinite.
+  if (gaps == std::numeric_limits<int64_t>::max())
+    return absl::InfiniteDuration();
   return gap * (min_interval == absl::ZeroDuration() ? gaps : gaps + 1);
 }
 
