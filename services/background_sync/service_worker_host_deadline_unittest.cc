@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -16,6 +17,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "components/background_sync/background_sync_engine.h"
 #include "components/background_sync/memory_storage_backend.h"
@@ -133,6 +135,8 @@ class DeadlineEdgeTest : public ::testing::Test, public WorkerLauncher {
   }
   // The process "exits" at once (reported to the host right away) unless the test holds exits back.
   void StopWorker(int64_t sw) override {
+    if (stop_hook_)
+      stop_hook_();
     ++stops_;
     if (report_exits_)
       host_->OnWorkerProcessGone(sw);
@@ -169,6 +173,7 @@ class DeadlineEdgeTest : public ::testing::Test, public WorkerLauncher {
   std::atomic<int> starts_{0};
   std::atomic<int> stops_{0};
   std::atomic<bool> report_exits_{true};
+  std::function<void()> stop_hook_;  // runs at the start of every StopWorker call, on the caller's thread
   absl::Mutex mu_;
   std::vector<std::unique_ptr<EdgeWorker>> workers_ ABSL_GUARDED_BY(mu_);
   std::mt19937 random_{20240611};
@@ -249,6 +254,54 @@ TEST_F(DeadlineEdgeTest, EveryEventIsSettledExactlyOnce) {
       "deadline edge, dispatcher: %d events: %d completed, %d timed out, %d aborted, 0 double; %d worker "
       "starts\n",
       total, completed, timed_out, aborted, starts_.load());
+}
+
+// A worker stopped at its deadline may end by itself (its stream was closed) before the host has made its
+// StopWorker call. The launcher knows a worker only by its id, so the successor must not start before that call, or
+// the call stops the successor: under load, the retry's process was killed at its start and the event failed as
+// "worker crashed" (worker_faults_unittests' hung-worker test, 4 of 12 runs with the CPU busy).
+TEST_F(DeadlineEdgeTest, TheSuccessorStartsOnlyOnceTheStopCallIsMade) {
+  WorkerHostOptions options;
+  options.deadline_grace = absl::ZeroDuration();
+  options.max_events_per_worker = 1;  // the second event waits for the successor
+  options.start_timeout = absl::Hours(1000);
+  options.idle_timeout = absl::Hours(1000);
+  StartHost(options);
+  report_exits_ = false;
+  absl::Notification stop_called;
+  absl::Notification release_stop;
+  std::atomic<int> starts_at_stop{-1};
+  stop_hook_ = [&] {
+    starts_at_stop = starts_.load();
+    stop_called.Notify();
+    release_stop.WaitForNotificationWithTimeout(kGenerous);  // the caller, descheduled before its call
+  };
+  std::atomic<int> first{-1}, second{-1};
+  host_->DispatchSyncEvent({kSw, mail_, SyncType::kOneShot, "first", false, clock_.Now() + absl::Seconds(1)},
+                           [&](SyncEventOutcome o) { first = static_cast<int>(o); });
+  host_->DispatchSyncEvent({kSw, mail_, SyncType::kOneShot, "second", false, clock_.Now() + absl::Seconds(30)},
+                           [&](SyncEventOutcome o) { second = static_cast<int>(o); });
+  EdgeWorker* worker = WaitForWorker(1);
+  ASSERT_NE(worker, nullptr);
+  ASSERT_EQ(worker->WaitForEvents(1).size(), 1u);
+
+  // The deadline timer stops the worker; its StopWorker call is held back while the process exits by itself.
+  std::thread timers([this] { clock_.Advance(absl::Seconds(1)); });
+  ASSERT_TRUE(stop_called.WaitForNotificationWithTimeout(kGenerous));
+  host_->OnWorkerProcessGone(kSw);
+  EXPECT_EQ(starts_.load(), 1) << "the successor started before the stop call, which would stop it";
+  release_stop.Notify();
+  timers.join();
+  EXPECT_EQ(starts_at_stop.load(), 1);
+  EXPECT_EQ(first.load(), static_cast<int>(SyncEventOutcome::kTimedOut));
+
+  // Once the call is made, the successor starts and gets the waiting event.
+  EdgeWorker* successor = WaitForWorker(2);
+  ASSERT_NE(successor, nullptr);
+  EXPECT_EQ(starts_.load(), 2);
+  EXPECT_EQ(successor->WaitForEvents(1).size(), 1u);
+  EXPECT_EQ(second.load(), -1);  // in flight in the successor
+  stop_hook_ = nullptr;
 }
 
 // The engine on top: its own timeout races the reply. Each attempt is settled once: either "completed" or

@@ -202,6 +202,7 @@ void ServiceWorkerHostImpl::OnReady(Stream* stream, const Session& session) {
       duplicate = true;
     } else if (worker.stopping) {
       unwanted = true;  // the process being stopped connected before the stop reached it
+      ++worker.stop_calls_owed;
     } else {
       worker.stream = stream;
       worker.starting = false;
@@ -220,7 +221,7 @@ void ServiceWorkerHostImpl::OnReady(Stream* stream, const Session& session) {
     stream->Reject("a second WorkerReady for the same service worker");
   if (unwanted) {
     stream->Close(grpc::Status(grpc::StatusCode::CANCELLED, "the worker is being stopped"));
-    launcher_->StopWorker(id);
+    StopProcess(id);
   }
 }
 
@@ -275,7 +276,7 @@ void ServiceWorkerHostImpl::OnResult(Stream* stream, const Session& session, con
     return stream->Reject(absl::StrCat("result for unknown event ", result.event_id()));
   event.done(outcome);
   if (stop_self)
-    launcher_->StopWorker(id);
+    StopProcess(id);
 }
 
 bool ServiceWorkerHostImpl::AnyWaitingForSlotLocked() {
@@ -300,7 +301,7 @@ void ServiceWorkerHostImpl::OnStreamClosed(Stream* stream, int64_t id) {
     worker->second.stream = nullptr;
     BeginStopLocked(id, worker->second, grpc::Status::OK);
   }
-  launcher_->StopWorker(id);
+  StopProcess(id);
   for (auto& [done, outcome] : completions)
     done(outcome);
 }
@@ -312,8 +313,13 @@ void ServiceWorkerHostImpl::OnWorkerProcessGone(int64_t id) {
     absl::MutexLock lock(&mu_);
     auto worker = workers_.find(id);
     if (worker != workers_.end() && worker->second.stopping) {
-      // The exit the host asked for: events queued meanwhile get a new process.
-      start = FinishStopLocked(id, worker->second);
+      // The exit the host asked for: events queued meanwhile get a new process — once the StopWorker call still
+      // owed is made (StopProcess), or that call would stop the new process.
+      if (worker->second.stop_calls_owed > 0) {
+        worker->second.exited_while_owed = true;
+      } else {
+        start = FinishStopLocked(id, worker->second);
+      }
     } else if (worker != workers_.end() && !worker->second.waiting_for_slot) {
       // It crashed (or failed to start).
       Stream* stream = worker->second.stream;
@@ -415,7 +421,7 @@ void ServiceWorkerHostImpl::StartWorker(int64_t id) {
     }
   }
   if (evict)
-    launcher_->StopWorker(evict);
+    StopProcess(evict);
   for (auto& [fail, outcome] : completions)
     fail(outcome);
 }
@@ -536,7 +542,7 @@ void ServiceWorkerHostImpl::OnStartTimeout(int64_t id) {
     FailAllLocked(worker->second, SyncEventOutcome::kDispatchFailed, completions);
     BeginStopLocked(id, worker->second, grpc::Status::OK);
   }
-  launcher_->StopWorker(id);
+  StopProcess(id);
   for (auto& [done, outcome] : completions)
     done(outcome);
 }
@@ -575,7 +581,7 @@ void ServiceWorkerHostImpl::OnDeadlineTimer(int64_t id) {
                     grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "sync event deadline passed"));
   }
   deadline_stops_.fetch_add(1);
-  launcher_->StopWorker(id);
+  StopProcess(id);
   for (auto& [done, outcome] : completions)
     done(outcome);
 }
@@ -591,7 +597,7 @@ void ServiceWorkerHostImpl::OnIdle(int64_t id) {
     worker->second.idle_timer = 0;
     BeginStopLocked(id, worker->second, grpc::Status::OK);
   }
-  launcher_->StopWorker(id);
+  StopProcess(id);
 }
 
 void ServiceWorkerHostImpl::BeginStopLocked(int64_t id, Worker& worker, grpc::Status status) {
@@ -607,10 +613,12 @@ void ServiceWorkerHostImpl::BeginStopLocked(int64_t id, Worker& worker, grpc::St
   CancelDeadlineTimerLocked(worker);
   worker.starting = false;
   worker.stopping = true;
+  ++worker.stop_calls_owed;  // every caller makes the call (StopProcess) once it has released the lock
   worker.stop_timer = PostGuarded(clock_->Now() + options_.start_timeout, [this, id] { OnStopTimeout(id); });
 }
 
 bool ServiceWorkerHostImpl::FinishStopLocked(int64_t id, Worker& worker) {
+  worker.exited_while_owed = false;
   if (worker.stop_timer)
     clock_->Cancel(worker.stop_timer);
   worker.stop_timer = 0;
@@ -622,6 +630,21 @@ bool ServiceWorkerHostImpl::FinishStopLocked(int64_t id, Worker& worker) {
   worker.starting = true;
   worker.start_timer = PostGuarded(clock_->Now() + options_.start_timeout, [this, id] { OnStartTimeout(id); });
   return true;
+}
+
+void ServiceWorkerHostImpl::StopProcess(int64_t id) {
+  launcher_->StopWorker(id);
+  bool start = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto worker = workers_.find(id);
+    if (worker == workers_.end() || worker->second.stop_calls_owed == 0)
+      return;
+    if (--worker->second.stop_calls_owed == 0 && worker->second.exited_while_owed && worker->second.stopping)
+      start = FinishStopLocked(id, worker->second);
+  }
+  if (start)
+    StartWorker(id);
 }
 
 void ServiceWorkerHostImpl::OnStopTimeout(int64_t id) {

@@ -97,8 +97,12 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
     bool stopping = false;
     TimerId start_timer = 0;
     TimerId idle_timer = 0;
-    TimerId stop_timer = 0;                                 // gives up waiting for a stopping process's exit
-    std::deque<PendingEvent> queued;                        // not sent yet
+    TimerId stop_timer = 0;  // gives up waiting for a stopping process's exit
+    // StopWorker calls decided under the lock and not made yet (StopProcess). The launcher knows a worker only by
+    // its id: while a call is owed, the successor must not start, or the call would stop it instead.
+    int stop_calls_owed = 0;
+    bool exited_while_owed = false;   // the stopping process exited by itself before the owed call was made
+    std::deque<PendingEvent> queued;  // not sent yet
     absl::flat_hash_map<uint64_t, PendingEvent> in_flight;  // sent, unanswered
     // The events in flight by deadline, and one timer at the earliest deadline + the grace (not one per event).
     std::multimap<absl::Time, uint64_t> deadlines;
@@ -140,6 +144,9 @@ class ServiceWorkerHostImpl final : public mojom::ServiceWorkerHost::CallbackSer
   // The worker's deadline timer: stops it if its earliest event in flight is overdue, else re-arms.
   void OnDeadlineTimer(int64_t id);
   void OnIdle(int64_t id);
+  // Makes a StopWorker call that BeginStopLocked (or a stopping worker's late stream) owed, outside the lock, then
+  // starts the successor if the process exited before the call and events wait for it.
+  void StopProcess(int64_t id);
   void OnStopTimeout(int64_t id);
   TimerId PostGuarded(absl::Time when, absl::AnyInvocable<void()> task);
 
