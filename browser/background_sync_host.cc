@@ -85,9 +85,26 @@ absl::StatusOr<std::unique_ptr<BackgroundSyncHost>> BackgroundSyncHost::Start(Co
       });
   // A session that ends (process exit, bad message, admin) releases its unacknowledged registrations and its
   // rate-limit bucket.
-  h.sessions_.AddRevokeObserver([engine = h.engine_.get(), limiter = h.rate_limiter_.get()](const Session& s) {
-    engine->OnClientDisconnected(s.id);
-    limiter->Forget(s.id);
+  // Sessions are revoked on other threads (process exits) until the very end: the observer reaches the engine and
+  // the limiter only while the destructor has not taken them away.
+  {
+    absl::MutexLock lock(&h.revoke_mu_);
+    h.revoke_targets_ = {h.engine_.get(), h.rate_limiter_.get()};
+  }
+  h.sessions_.AddRevokeObserver([host = &h](const Session& s) {
+    RevokeTargets targets;
+    {
+      absl::MutexLock lock(&host->revoke_mu_);
+      if (!host->revoke_targets_.engine)
+        return;
+      targets = host->revoke_targets_;
+      ++host->revoke_calls_;
+    }
+    // Not under the lock: the engine may launch a process, whose channel may revoke another session (this again).
+    targets.engine->OnClientDisconnected(s.id);
+    targets.limiter->Forget(s.id);
+    absl::MutexLock lock(&host->revoke_mu_);
+    --host->revoke_calls_;
   });
 
   h.one_shot_ = std::make_unique<OneShotBackgroundSyncServiceImpl>(
@@ -144,6 +161,13 @@ BackgroundSyncHost::~BackgroundSyncHost() {
   if (server_)
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   log_.Close();
+  {
+    // Waits for revoke observers still using them (a process that exited just now).
+    absl::MutexLock lock(&revoke_mu_);
+    revoke_targets_ = {};
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(revoke_mu_) { return revoke_calls_ == 0; };
+    revoke_mu_.Await(absl::Condition(&idle));
+  }
   engine_.reset();
   worker_host_.reset();
 }

@@ -24,7 +24,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "browser/event_log.h"
 #include "browser/logging_event_dispatcher.h"
 #include "browser/process/process_launcher.h"
@@ -177,6 +179,15 @@ class BackgroundSyncHost {
   std::unique_ptr<OneShotBackgroundSyncServiceImpl> one_shot_;
   std::unique_ptr<PeriodicBackgroundSyncServiceImpl> periodic_;
   std::unique_ptr<grpc::Server> server_;
+
+  // What the sessions' revoke observer (a session ended) notifies; cleared by the destructor before they go.
+  struct RevokeTargets {
+    BackgroundSyncEngine* engine = nullptr;
+    SessionRateLimiter* limiter = nullptr;
+  };
+  absl::Mutex revoke_mu_;
+  RevokeTargets revoke_targets_ ABSL_GUARDED_BY(revoke_mu_);  // both set, or both null
+  int revoke_calls_ ABSL_GUARDED_BY(revoke_mu_) = 0;          // observers using them now
 };
 
 }  // namespace bgsync
