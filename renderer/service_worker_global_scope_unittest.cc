@@ -37,14 +37,41 @@ std::shared_future<absl::Status> Settled(absl::Status status) {
   return promise.get_future().share();
 }
 
+void ExpectResult(const WorkerMessage& message, uint64_t event_id, mojom::SyncEventStatus status) {
+  ASSERT_TRUE(message.has_sync_event_result()) << message.DebugString();
+  EXPECT_EQ(message.sync_event_result().event_id(), event_id);
+  EXPECT_EQ(message.sync_event_result().status(), status) << mojom::SyncEventStatus_Name(status) << " expected";
+}
+
 class ServiceWorkerGlobalScopeTest : public testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(server_.started());
     absl::StatusOr<std::unique_ptr<ServiceWorkerGlobalScope>> scope =
-        ServiceWorkerGlobalScope::Connect(ConnectToBrowser(server_.Bootstrap()), kTestSessionToken);
+        ServiceWorkerGlobalScope::Connect(ConnectToBrowser(server_.Bootstrap()), kTestSessionToken, ScopeOptions());
     ASSERT_TRUE(scope.ok()) << scope.status();
     scope_ = *std::move(scope);
+  }
+
+  // The options the scope under test is connected with.
+  virtual ServiceWorkerGlobalScopeOptions ScopeOptions() { return {}; }
+
+  // A "slow" event whose promise stays unsettled, then a "fast" one: the fast one is answered first, the slow one
+  // once its promise settles.
+  void ExpectASlowEventNotToHoldUpAFastOne() {
+    std::promise<absl::Status> slow;
+    std::shared_future<absl::Status> slow_future = slow.get_future().share();
+    scope_->AddEventListener("sync", [&](SyncEvent& event) {
+      event.WaitUntil(event.tag() == "slow" ? slow_future : Settled(absl::OkStatus()));
+    });
+    ASSERT_NO_FATAL_FAILURE(StartRunning());
+    stream_->SendSyncEvent(1, "slow", false, 60000);
+    stream_->SendSyncEvent(2, "fast", false, 60000);
+    ExpectResult(MessageAt(1), 2, mojom::SYNC_EVENT_STATUS_COMPLETED);
+    EXPECT_EQ(stream_->received().size(), 2u);  // the slow one is still unanswered
+
+    slow.set_value(absl::OkStatus());
+    ExpectResult(MessageAt(2), 1, mojom::SYNC_EVENT_STATUS_COMPLETED);
   }
 
   void TearDown() override {
@@ -92,12 +119,6 @@ class ServiceWorkerGlobalScopeTest : public testing::Test {
   absl::Notification run_returned_;
   absl::Status run_status_;
 };
-
-void ExpectResult(const WorkerMessage& message, uint64_t event_id, mojom::SyncEventStatus status) {
-  ASSERT_TRUE(message.has_sync_event_result()) << message.DebugString();
-  EXPECT_EQ(message.sync_event_result().event_id(), event_id);
-  EXPECT_EQ(message.sync_event_result().status(), status) << mojom::SyncEventStatus_Name(status) << " expected";
-}
 
 TEST_F(ServiceWorkerGlobalScopeTest, ConnectRejectsBadArguments) {
   EXPECT_EQ(ServiceWorkerGlobalScope::Connect(nullptr, kTestSessionToken).status().code(),
@@ -261,33 +282,17 @@ TEST_F(ServiceWorkerGlobalScopeTest, ThrowingHandlerRejectsAndLaterHandlersStill
 }
 
 TEST_F(ServiceWorkerGlobalScopeTest, SlowEventDoesNotHoldUpAnother) {
-  std::promise<absl::Status> slow;
-  std::shared_future<absl::Status> slow_future = slow.get_future().share();
-  scope_->AddEventListener("sync", [&](SyncEvent& event) {
-    event.WaitUntil(event.tag() == "slow" ? slow_future : Settled(absl::OkStatus()));
-  });
-  ASSERT_NO_FATAL_FAILURE(StartRunning());
-  stream_->SendSyncEvent(1, "slow", false, 60000);
-  stream_->SendSyncEvent(2, "fast", false, 60000);
-  ExpectResult(MessageAt(1), 2, mojom::SYNC_EVENT_STATUS_COMPLETED);
-  EXPECT_EQ(stream_->received().size(), 2u);  // the slow one is still unanswered
-
-  slow.set_value(absl::OkStatus());
-  ExpectResult(MessageAt(2), 1, mojom::SYNC_EVENT_STATUS_COMPLETED);
+  ExpectASlowEventNotToHoldUpAFastOne();
 }
 
 // With run_handlers_inline, handlers run on the thread that reads the stream; only an event left with unsettled
 // promises waits on a thread of its own.
 class InlineHandlersTest : public ServiceWorkerGlobalScopeTest {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(server_.started());
+  ServiceWorkerGlobalScopeOptions ScopeOptions() override {
     ServiceWorkerGlobalScopeOptions options;
     options.run_handlers_inline = true;
-    absl::StatusOr<std::unique_ptr<ServiceWorkerGlobalScope>> scope =
-        ServiceWorkerGlobalScope::Connect(ConnectToBrowser(server_.Bootstrap()), kTestSessionToken, options);
-    ASSERT_TRUE(scope.ok()) << scope.status();
-    scope_ = *std::move(scope);
+    return options;
   }
 };
 
@@ -311,19 +316,7 @@ TEST_F(InlineHandlersTest, EventsSettleInTheirOrderWithTheirOutcomes) {
 }
 
 TEST_F(InlineHandlersTest, AnUnsettledPromiseDoesNotHoldUpLaterEvents) {
-  std::promise<absl::Status> slow;
-  std::shared_future<absl::Status> slow_future = slow.get_future().share();
-  scope_->AddEventListener("sync", [&](SyncEvent& event) {
-    event.WaitUntil(event.tag() == "slow" ? slow_future : Settled(absl::OkStatus()));
-  });
-  ASSERT_NO_FATAL_FAILURE(StartRunning());
-  stream_->SendSyncEvent(1, "slow", false, 60000);
-  stream_->SendSyncEvent(2, "fast", false, 60000);
-  ExpectResult(MessageAt(1), 2, mojom::SYNC_EVENT_STATUS_COMPLETED);
-  EXPECT_EQ(stream_->received().size(), 2u);  // the slow one is still unanswered
-
-  slow.set_value(absl::OkStatus());
-  ExpectResult(MessageAt(2), 1, mojom::SYNC_EVENT_STATUS_COMPLETED);
+  ExpectASlowEventNotToHoldUpAFastOne();
 }
 
 TEST_F(InlineHandlersTest, StopFromAHandlerAbortsWhatIsInFlight) {

@@ -154,4 +154,31 @@ std::optional<RecordFields> DecodeCanonicalRecord(absl::string_view bytes) {
   return fields;
 }
 
+RecordFields FieldsOf(const storage::SyncRegistrationRecord& record) {
+  RecordFields fields;
+  fields.sw_registration_id = record.sw_registration_id();
+  fields.type = record.type();
+  fields.tag = record.tag();
+  fields.origin = record.origin();
+  fields.state = record.state();
+  fields.num_attempts = record.num_attempts();
+  fields.max_attempts = record.max_attempts();
+  if (record.has_next_attempt_time_unix_ns())
+    fields.next_attempt_time_unix_ns = record.next_attempt_time_unix_ns();
+  fields.min_interval_ms = record.min_interval_ms();
+  fields.consecutive_interruptions = record.consecutive_interruptions();
+  fields.last_failure = record.last_failure();
+  if (record.has_anchor_time_unix_ns())
+    fields.anchor_time_unix_ns = record.anchor_time_unix_ns();
+  return fields;
+}
+
+bool operator==(const RecordFields& a, const RecordFields& b) {
+  return a.sw_registration_id == b.sw_registration_id && a.type == b.type && a.tag == b.tag && a.origin == b.origin &&
+         a.state == b.state && a.num_attempts == b.num_attempts && a.max_attempts == b.max_attempts &&
+         a.next_attempt_time_unix_ns == b.next_attempt_time_unix_ns && a.min_interval_ms == b.min_interval_ms &&
+         a.consecutive_interruptions == b.consecutive_interruptions && a.last_failure == b.last_failure &&
+         a.anchor_time_unix_ns == b.anchor_time_unix_ns;
+}
+
 }  // namespace bgsync

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/strings/string_view.h"
+#include "components/background_sync/proto/sync_registration_record.pb.h"
 
 namespace bgsync {
 
@@ -36,6 +37,13 @@ struct RecordFields {
 // bytes only. Returns nullopt for anything else, which protobuf's parser must then judge (it may accept it, e.g.
 // with unknown fields, or reject it). For every input it accepts, the fields equal what protobuf's parser yields.
 std::optional<RecordFields> DecodeCanonicalRecord(absl::string_view bytes);
+
+// The fields of a record protobuf's parser has read (the slow path, and what DecodeCanonicalRecord must agree
+// with). The string views point into `record`, which must outlive the result.
+RecordFields FieldsOf(const storage::SyncRegistrationRecord& record);
+
+// Field by field; the views compare by content.
+bool operator==(const RecordFields& a, const RecordFields& b);
 
 // True if every byte of `text` is below 0x80.
 bool IsAscii(absl::string_view text);

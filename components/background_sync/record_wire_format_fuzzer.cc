@@ -10,23 +10,6 @@
 #include "components/background_sync/record_wire_format.h"
 #include "google/protobuf/stubs/logging.h"
 
-namespace {
-
-bool SameFields(const bgsync::RecordFields& fast, const bgsync::storage::SyncRegistrationRecord& parsed) {
-  auto optional_of = [](bool has, int64_t value) { return has ? std::optional<int64_t>(value) : std::nullopt; };
-  return fast.sw_registration_id == parsed.sw_registration_id() && fast.type == parsed.type() &&
-         fast.tag == parsed.tag() && fast.origin == parsed.origin() && fast.state == parsed.state() &&
-         fast.num_attempts == parsed.num_attempts() && fast.max_attempts == parsed.max_attempts() &&
-         fast.next_attempt_time_unix_ns ==
-             optional_of(parsed.has_next_attempt_time_unix_ns(), parsed.next_attempt_time_unix_ns()) &&
-         fast.min_interval_ms == parsed.min_interval_ms() &&
-         fast.consecutive_interruptions == parsed.consecutive_interruptions() &&
-         fast.last_failure == parsed.last_failure() &&
-         fast.anchor_time_unix_ns == optional_of(parsed.has_anchor_time_unix_ns(), parsed.anchor_time_unix_ns());
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const bool silenced = [] {
     google::protobuf::SetLogHandler(nullptr);
@@ -39,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!fast)
     return 0;  // left to protobuf's parser, which the store then uses
   bgsync::storage::SyncRegistrationRecord parsed;
-  if (!parsed.ParseFromString(bytes) || !SameFields(*fast, parsed))
+  if (!parsed.ParseFromString(bytes) || !(*fast == bgsync::FieldsOf(parsed)))
     __builtin_trap();
   return 0;
 }

@@ -20,24 +20,7 @@ using Record = storage::SyncRegistrationRecord;
 std::optional<RecordFields> ParseWithProtobuf(const std::string& bytes, Record& record) {
   if (!record.ParseFromString(bytes))
     return std::nullopt;
-  RecordFields fields;
-  fields.sw_registration_id = record.sw_registration_id();
-  fields.type = record.type();
-  fields.tag = record.tag();
-  fields.origin = record.origin();
-  fields.state = record.state();
-  fields.num_attempts = record.num_attempts();
-  fields.max_attempts = record.max_attempts();
-  fields.next_attempt_time_unix_ns.reset();
-  if (record.has_next_attempt_time_unix_ns())
-    fields.next_attempt_time_unix_ns = record.next_attempt_time_unix_ns();
-  fields.min_interval_ms = record.min_interval_ms();
-  fields.consecutive_interruptions = record.consecutive_interruptions();
-  fields.last_failure = record.last_failure();
-  fields.anchor_time_unix_ns.reset();
-  if (record.has_anchor_time_unix_ns())
-    fields.anchor_time_unix_ns = record.anchor_time_unix_ns();
-  return fields;
+  return FieldsOf(record);
 }
 
 void ExpectSameFields(const RecordFields& a, const RecordFields& b) {

@@ -112,25 +112,6 @@ absl::Status ParseOrigin(absl::string_view text, OriginCache& cache, SharedOrigi
   return absl::OkStatus();
 }
 
-RecordFields FieldsOf(const Record& record) {
-  RecordFields fields;
-  fields.sw_registration_id = record.sw_registration_id();
-  fields.type = record.type();
-  fields.tag = record.tag();
-  fields.origin = record.origin();
-  fields.state = record.state();
-  fields.num_attempts = record.num_attempts();
-  fields.max_attempts = record.max_attempts();
-  if (record.has_next_attempt_time_unix_ns())
-    fields.next_attempt_time_unix_ns = record.next_attempt_time_unix_ns();
-  fields.min_interval_ms = record.min_interval_ms();
-  fields.consecutive_interruptions = record.consecutive_interruptions();
-  fields.last_failure = record.last_failure();
-  if (record.has_anchor_time_unix_ns())
-    fields.anchor_time_unix_ns = record.anchor_time_unix_ns();
-  return fields;
-}
-
 // Checks a record's fields against its key (already in r.key) and against what the engine can have written, and
 // sets the rest of `r` from them.
 absl::Status FillFromFields(const RecordFields& record, OriginCache& cache, SyncRegistration& r) {

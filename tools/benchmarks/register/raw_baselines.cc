@@ -22,9 +22,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool WriteAll(int fd, const char* data, size_t size) {
+// Moves all `size` bytes with `io` (read or write), retrying short transfers and EINTR. False on EOF or an error.
+template <typename Buffer, typename Io>
+bool TransferAll(int fd, Buffer* data, size_t size, Io io) {
   while (size > 0) {
-    const ssize_t n = write(fd, data, size);
+    const ssize_t n = io(fd, data, size);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -35,17 +37,12 @@ bool WriteAll(int fd, const char* data, size_t size) {
   return true;
 }
 
+bool WriteAll(int fd, const char* data, size_t size) {
+  return TransferAll(fd, data, size, [](int f, const char* d, size_t n) { return write(f, d, n); });
+}
+
 bool ReadAll(int fd, char* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = read(fd, data, size);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
+  return TransferAll(fd, data, size, [](int f, char* d, size_t n) { return read(f, d, n); });
 }
 
 }  // namespace
